@@ -1,0 +1,60 @@
+"""Setting up and running the appliance: create the store on first start, check it, report readiness."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from pathlib import Path
+
+from appliance import defaults
+from appliance.clock import Clock
+from appliance.config import Config
+from appliance.scheduling.availability import choose_offers, find_slots
+from appliance.store import Store, audit, sync_catalog
+from appliance.store.csv_import import import_appointments, import_patients
+from appliance.store.db import DB_NAME, peek_meta
+
+log = logging.getLogger("dentra.run")
+
+
+def init_store(config: Config, data_dir: Path, key_file: Path | None, demo_dir: Path | None) -> tuple[Store, str]:
+    """Create the store, mirror the config's catalog and, for a demo, import the demo clinic's CSVs."""
+    store, code = Store.create(data_dir, key_file)
+    sync_catalog(store, config)
+    if demo_dir:
+        with store.write():
+            import_patients(store, config, demo_dir / "patients.csv", "import:demo")
+            import_appointments(store, config, demo_dir / "appointments.csv", "import:demo")
+    return store, code
+
+
+def run(config: Config, data_dir: Path, demo: bool) -> int:
+    """Start what this build has: the store (created on first run), its checks, and a readiness report."""
+    if not (data_dir / DB_NAME).exists():
+        key_file = Path(config.store.key_file) if config.store.key_file else None
+        store, code = init_store(config, data_dir, key_file, defaults.DEMO_DIR if demo else None)
+        print(f"First start: created the store in {data_dir}.")
+        print(f"Recovery code (write it down, keep it off the box):\n  {code}")
+    else:
+        recorded = peek_meta(data_dir, "key_file")
+        store = Store.open(data_dir, Path(recorded) if recorded else None)
+    with store:
+        sync_catalog(store, config)
+        chain = audit.verify(store)
+        if not chain.ok:
+            log.error("audit chain broken at row %s: %s", chain.first_bad_seq, chain.problem)
+            return 1
+        now = Clock(config.tz).now()
+        n_patients = store.conn.execute("SELECT COUNT(*) FROM patients").fetchone()[0]
+        upcoming = store.conn.execute(
+            "SELECT COUNT(*) FROM appointments WHERE start_at >= ? AND status IN ('scheduled', 'confirmed')",
+            (now.strftime("%Y-%m-%dT%H:%M"),)).fetchone()[0]
+        print(f"{config.clinic.name}: store {data_dir} ready; {n_patients} patients, {upcoming} upcoming "
+              f"appointments; audit chain ok ({chain.rows} rows).")
+        service = config.services[0]
+        offers = choose_offers(find_slots(store, config, service.id, now.date(), now.date() + timedelta(days=14), now))
+        when = "; ".join(f"{s.start:%a %b %d %H:%M} with {s.provider} at {s.location}" for s in offers) or "none"
+        print(f"Next {service.name.lower()} slots: {when}.")
+    print("This build has the store and scheduling engine only; call handling (SIP) and the receptionist "
+          "page arrive with later releases, so there is nothing more to keep running.")
+    return 0

@@ -1,0 +1,185 @@
+"""Numbered schema migrations, applied in order and recorded in `schema_migrations`.
+
+Columns of type BLOB named in ENCRYPTED_COLUMNS hold AES-GCM ciphertext (see store/crypto.py);
+`*_index` columns hold blind indexes (HMAC), so lookups never need plaintext.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime
+
+APPOINTMENT_STATUSES = ("scheduled", "confirmed", "cancelled", "rescheduled", "completed", "no_show")
+APPOINTMENT_SOURCES = ("ai", "staff", "import")
+
+# table -> (SQL giving the row id bound into each ciphertext, encrypted columns)
+ENCRYPTED_COLUMNS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "patients": ("patient_id", ("first_name", "last_name", "preferred_name", "date_of_birth", "email",
+                                "address", "insurance", "allergies", "notes")),
+    "patient_phones": ("patient_id", ("number",)),
+    "appointments": ("appointment_id", ("notes",)),
+    "calls": ("call_id", ("caller_number",)),
+    "call_turns": ("call_id || '/' || seq", ("text",)),
+    "escalations": ("escalation_id", ("detail",)),
+    "events": ("type || '/' || at", ("payload",)),
+}
+
+
+def _in(values: tuple[str, ...]) -> str:
+    return "(" + ", ".join(f"'{v}'" for v in values) + ")"
+
+
+M001_INITIAL = f"""
+    CREATE TABLE store_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE data_keys (
+        kid TEXT PRIMARY KEY,
+        wrapped BLOB NOT NULL,
+        created_at TEXT NOT NULL,
+        active INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE locations (
+        location_id TEXT PRIMARY KEY, name TEXT NOT NULL, address TEXT NOT NULL,
+        active INTEGER NOT NULL DEFAULT 1
+    );
+    CREATE TABLE providers (
+        provider_id TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT NOT NULL,
+        locations TEXT NOT NULL, active INTEGER NOT NULL DEFAULT 1
+    );
+    CREATE TABLE services (
+        service_id TEXT PRIMARY KEY, name TEXT NOT NULL, minutes INTEGER NOT NULL,
+        price REAL NOT NULL, roles TEXT NOT NULL, active INTEGER NOT NULL DEFAULT 1
+    );
+    CREATE TABLE patients (
+        patient_id TEXT PRIMARY KEY,
+        first_name BLOB NOT NULL, last_name BLOB NOT NULL, preferred_name BLOB,
+        date_of_birth BLOB, email BLOB, address BLOB, insurance BLOB, allergies BLOB, notes BLOB,
+        dob_index BLOB,
+        language TEXT NOT NULL DEFAULT 'en',
+        balance_cents INTEGER NOT NULL DEFAULT 0,
+        preferred_provider TEXT REFERENCES providers(provider_id),
+        preferred_time TEXT NOT NULL DEFAULT '' CHECK (preferred_time IN ('', 'morning', 'afternoon', 'evening')),
+        preferred_location TEXT REFERENCES locations(location_id),
+        sms_consent INTEGER NOT NULL DEFAULT 0,
+        last_visit TEXT,
+        source TEXT NOT NULL DEFAULT 'staff',
+        created_at TEXT NOT NULL, updated_at TEXT NOT NULL
+    );
+    CREATE INDEX patients_dob ON patients(dob_index);
+    -- blind index of each lower-cased name word, for "find by name" without plaintext names
+    CREATE TABLE patient_name_index (
+        token BLOB NOT NULL, patient_id TEXT NOT NULL REFERENCES patients(patient_id) ON DELETE CASCADE,
+        PRIMARY KEY (token, patient_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE patient_phones (
+        phone_id INTEGER PRIMARY KEY,
+        patient_id TEXT NOT NULL REFERENCES patients(patient_id) ON DELETE CASCADE,
+        kind TEXT NOT NULL CHECK (kind IN ('home', 'mobile', 'work')),
+        number BLOB NOT NULL,
+        number_index BLOB NOT NULL,
+        UNIQUE (patient_id, number_index)
+    );
+    CREATE INDEX patient_phones_lookup ON patient_phones(number_index);
+    CREATE TABLE calls (
+        call_id TEXT PRIMARY KEY,
+        direction TEXT NOT NULL CHECK (direction IN ('inbound', 'outbound')),
+        channel TEXT NOT NULL DEFAULT 'sip',
+        caller_number BLOB, caller_index BLOB,
+        patient_id TEXT REFERENCES patients(patient_id),
+        started_at TEXT NOT NULL, answered_at TEXT, ended_at TEXT,
+        outcome TEXT, last_flow TEXT
+    );
+    CREATE INDEX calls_started ON calls(started_at);
+    CREATE TABLE call_turns (
+        call_id TEXT NOT NULL REFERENCES calls(call_id), seq INTEGER NOT NULL,
+        at TEXT NOT NULL, speaker TEXT NOT NULL CHECK (speaker IN ('caller', 'box')),
+        text BLOB, intent TEXT, flow TEXT, latency_ms REAL,
+        PRIMARY KEY (call_id, seq)
+    );
+    CREATE TABLE call_recognitions (
+        recognition_id INTEGER PRIMARY KEY,
+        call_id TEXT NOT NULL REFERENCES calls(call_id),
+        at TEXT NOT NULL,
+        method TEXT NOT NULL CHECK (method IN ('caller-id', 'name-dob', 'none')),
+        number_status TEXT NOT NULL CHECK (number_status IN ('valid', 'unparseable', 'withheld', 'n/a')),
+        candidates TEXT NOT NULL,
+        patient_id TEXT REFERENCES patients(patient_id),
+        confidence REAL NOT NULL
+    );
+    CREATE INDEX call_recognitions_call ON call_recognitions(call_id);
+    CREATE TABLE appointments (
+        appointment_id TEXT PRIMARY KEY,
+        patient_id TEXT NOT NULL REFERENCES patients(patient_id),
+        service_id TEXT NOT NULL REFERENCES services(service_id),
+        provider_id TEXT NOT NULL REFERENCES providers(provider_id),
+        location_id TEXT NOT NULL REFERENCES locations(location_id),
+        start_at TEXT NOT NULL, end_at TEXT NOT NULL CHECK (end_at > start_at),
+        status TEXT NOT NULL CHECK (status IN {_in(APPOINTMENT_STATUSES)}),
+        source TEXT NOT NULL CHECK (source IN {_in(APPOINTMENT_SOURCES)}),
+        booked_by_call TEXT REFERENCES calls(call_id),
+        rescheduled_from TEXT REFERENCES appointments(appointment_id),
+        replaced_by TEXT REFERENCES appointments(appointment_id),
+        notes BLOB,
+        cancel_reason TEXT,
+        created_at TEXT NOT NULL, updated_at TEXT NOT NULL
+    );
+    CREATE INDEX appointments_provider_time ON appointments(provider_id, start_at);
+    CREATE INDEX appointments_patient_time ON appointments(patient_id, start_at);
+    CREATE INDEX appointments_time ON appointments(start_at);
+    CREATE TABLE escalations (
+        escalation_id TEXT PRIMARY KEY,
+        call_id TEXT REFERENCES calls(call_id),
+        patient_id TEXT REFERENCES patients(patient_id),
+        reason TEXT NOT NULL, detail BLOB,
+        status TEXT NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'acknowledged', 'resolved')),
+        created_at TEXT NOT NULL, updated_at TEXT NOT NULL, handled_by TEXT
+    );
+    CREATE INDEX escalations_status ON escalations(status, created_at);
+    CREATE TABLE audit_log (
+        seq INTEGER PRIMARY KEY,
+        at TEXT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,
+        patient_id TEXT, subject TEXT, detail TEXT NOT NULL,
+        prev_hash TEXT NOT NULL, hash TEXT NOT NULL
+    );
+    CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+        BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+    CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+        BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+    -- the outbox the receptionist page tails; payload is encrypted JSON
+    CREATE TABLE events (
+        event_id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at TEXT NOT NULL, type TEXT NOT NULL, call_id TEXT, payload BLOB NOT NULL
+    );
+"""
+
+# (number, name, SQL script). Never edit a shipped migration: add the next number.
+MIGRATIONS: list[tuple[int, str, str]] = [
+    (1, "initial", M001_INITIAL),
+]
+
+
+def applied(conn: sqlite3.Connection) -> set[int]:
+    conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations "
+                 "(number INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)")
+    return {row[0] for row in conn.execute("SELECT number FROM schema_migrations")}
+
+
+def pending(conn: sqlite3.Connection) -> list[tuple[int, str, str]]:
+    done = applied(conn)
+    return [m for m in MIGRATIONS if m[0] not in done]
+
+
+def migrate(conn: sqlite3.Connection) -> list[int]:
+    """Apply pending migrations, each in its own transaction; returns the numbers applied."""
+    ran = []
+    for number, name, script in pending(conn):
+        at = datetime.now(UTC).isoformat(timespec="seconds")
+        # executescript commits any open transaction first, so BEGIN/COMMIT go inside the script
+        try:
+            conn.executescript(f"BEGIN IMMEDIATE;\n{script};\n"
+                               f"INSERT INTO schema_migrations VALUES ({number}, '{name}', '{at}');\nCOMMIT;")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        ran.append(number)
+    return ran
