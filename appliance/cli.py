@@ -11,12 +11,13 @@ import getpass
 import json
 import logging
 import os
+import signal
 import sys
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from appliance import defaults, phones
-from appliance.config import Config, load_config
+from appliance.config import Config, field_docs, load_config
 from appliance.errors import AppError, UsageError
 from appliance.runner import init_store, run
 from appliance.store import Store, appointments, audit, keys, patients
@@ -177,6 +178,12 @@ def cmd_config_check(args) -> int:
     return 0
 
 
+def cmd_config_keys(args) -> int:
+    for key, doc in field_docs().items():
+        print(f"{key:34} {doc}")
+    return 0
+
+
 def cmd_run(args) -> int:
     config = _config(args)
     demo = Path(config.source) == defaults.EXAMPLE_CONFIG.resolve()
@@ -233,10 +240,12 @@ def build_parser() -> argparse.ArgumentParser:
     cfp = sub.add_parser("config", help="clinic configuration").add_subparsers(dest="action", metavar="ACTION",
                                                                               required=True)
     command("check", cmd_config_check, "load and check a clinic TOML file", cfp)
+    command("keys", cmd_config_keys, "list every configuration key with its note and unit", cfp)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `dentra ... | head` ends quietly
     logging.basicConfig(level=os.environ.get("DENTRA_LOG_LEVEL", "INFO"), format="%(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
     try:

@@ -308,6 +308,6 @@ def field_docs(cls: type = Config, prefix: str = "") -> Mapping[str, str]:
         inner = hints[f.name]
         if get_origin(inner) is tuple:
             inner, key = get_args(inner)[0], key + "[]"
-        if dataclasses.is_dataclass(inner):
+        if dataclasses.is_dataclass(inner) and inner not in _PARSERS:
             docs.update(field_docs(inner, key))
     return docs
