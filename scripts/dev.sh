@@ -43,8 +43,11 @@ venv() {
     fi
     if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
         say "installing the appliance and its test tools into .venv"
-        .venv/bin/python -m pip install -q --upgrade pip
-        .venv/bin/python -m pip install -q -e '.[test]'
+        # pip's chatter goes to a log, shown only when the install fails
+        if ! { .venv/bin/python -m pip install -q --upgrade pip &&
+               .venv/bin/python -m pip install -q -e '.[test]'; } >.venv/pip.log 2>&1; then
+            cat .venv/pip.log >&2; say "installing into .venv failed (log above: .venv/pip.log)"; exit 1
+        fi
         touch "$stamp"
     fi
 }
