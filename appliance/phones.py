@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import unquote
 
 import phonenumbers
 
@@ -31,7 +32,7 @@ def caller_part(raw: str) -> str:
         text = m.group(1)
     m = re.match(r"(?i)(?:sips?|tel):([^@;?>]*)", text)
     if m:
-        text = m.group(1)
+        text = unquote(m.group(1))  # some trunks send the user part escaped (`sip:%2B1217...@pbx`)
     return text.strip().strip('"')
 
 

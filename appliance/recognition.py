@@ -47,7 +47,10 @@ def recognize_call(store: Store, raw_number: str | None, region: str, *, directi
     """Open a call for this number and record how its caller was recognized; returns (call_id, result)."""
     result = identify(store, raw_number, region)
     with store.write():
-        call_id = calls.start(store, direction=direction, channel=channel, caller_e164=result.e164, call_id=call_id)
+        # an unparseable number is kept as sent (encrypted) so staff can see what the PBX delivered
+        raw = raw_number if result.number_status == "unparseable" else None
+        call_id = calls.start(store, direction=direction, channel=channel, caller_e164=result.e164,
+                              caller_raw=raw, call_id=call_id)
         calls.record_recognition(
             store, call_id, method="caller-id" if result.candidates else "none", number_status=result.number_status,
             candidates=[p.patient_id for p in result.candidates], confidence=result.confidence)

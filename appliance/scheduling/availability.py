@@ -105,12 +105,12 @@ def choose_offers(slots: list[Slot], n: int = 3, preferred_provider: str | None 
     chosen: list[Slot] = []
     gap = timedelta(minutes=spread_minutes)
     for s in ordered:
+        if len(chosen) >= n:
+            return chosen
         if all(s.start.date() != c.start.date() or abs(s.start - c.start) >= gap for c in chosen):
             chosen.append(s)
-        if len(chosen) == n:
-            return chosen
     for s in ordered:  # not enough spread-out slots: fill with any other start time
-        if len(chosen) == n:
+        if len(chosen) >= n:
             break
         if all(s.start != c.start for c in chosen):
             chosen.append(s)

@@ -32,6 +32,9 @@ def _require_bookable(store: Store, config: Config, slot: Slot, patient_id: str,
         raise SchedulingError(f"{provider.id} does not do {service.id} at {slot.location}", "wrong-provider")
     if slot.end - slot.start != timedelta(minutes=service.minutes):
         raise SchedulingError(f"{service.id} takes {service.minutes} minutes", "wrong-length")
+    step = config.calendar.slot_step_minutes
+    if (slot.start.hour * 60 + slot.start.minute) % step or slot.start.second or slot.start.microsecond:
+        raise SchedulingError(f"appointments start every {step} minutes, not at {slot.start:%H:%M}", "off-step")
     free = find_slots(store, config, slot.service, slot.start.date(), slot.start.date(), now,
                       location=slot.location, provider=slot.provider, exclude_appointment=exclude)
     if slot not in free:
@@ -43,6 +46,11 @@ def _require_bookable(store: Store, config: Config, slot: Slot, patient_id: str,
             raise SchedulingError(f"{slot.start:%Y-%m-%d} is past the last bookable day {horizon}", "too-far-ahead")
         if not is_open(config, slot.location, slot.start, slot.end):
             raise SchedulingError(f"{slot.location} is closed at {slot.start:%Y-%m-%d %H:%M}", "outside-hours")
+        day = datetime.combine(slot.start.date(), datetime.min.time())
+        held = appointments.busy(store, [slot.provider], day, day + timedelta(days=1), exclude=exclude)[slot.provider]
+        if held and held[0][2] != slot.location:
+            raise SchedulingError(f"{slot.provider} works at {held[0][2]} on {slot.start:%Y-%m-%d}",
+                                  "provider-elsewhere")
         raise SlotTaken(f"{slot.provider} is no longer free at {slot.start:%Y-%m-%d %H:%M}")
     clash = appointments.patient_overlaps(store, patient_id, slot.start, slot.end, exclude=exclude)
     if clash:
@@ -66,7 +74,10 @@ def reschedule(store: Store, config: Config, appointment_id: str, slot: Slot, no
                actor: str, call_id: str | None = None) -> Appointment:
     """Move an upcoming appointment: a new one is booked and the old one marked `rescheduled` and linked."""
     with store.write():
-        old = _upcoming(store, appointment_id)
+        old = _upcoming(store, appointment_id, now)
+        if slot.service != old.service:
+            raise SchedulingError(f"{old.appointment_id} is a {old.service}, not a {slot.service}; "
+                                  "cancel it and book the new service instead", "wrong-service")
         _require_bookable(store, config, slot, old.patient_id, now, exclude=old.appointment_id)
         new = replace(_new(store, slot, old.patient_id, source, call_id), rescheduled_from=old.appointment_id)
         appointments.insert(store, new)
@@ -78,10 +89,11 @@ def reschedule(store: Store, config: Config, appointment_id: str, slot: Slot, no
     return new
 
 
-def cancel(store: Store, appointment_id: str, *, reason: str, actor: str, call_id: str | None = None) -> Appointment:
-    """Cancel an upcoming appointment; its time becomes free at once."""
+def cancel(store: Store, appointment_id: str, now: datetime, *, reason: str, actor: str,
+           call_id: str | None = None) -> Appointment:
+    """Cancel an upcoming appointment that has not started; its time becomes free at once."""
     with store.write():
-        appt = _upcoming(store, appointment_id)
+        appt = _upcoming(store, appointment_id, now)
         appointments.set_status(store, appointment_id, "cancelled", cancel_reason=reason)
         audit.record(store, actor, "appointment-cancelled", appt.patient_id, appointment_id,
                      call_id=call_id, reason=reason)
@@ -94,10 +106,13 @@ def _new(store: Store, slot: Slot, patient_id: str, source: str, call_id: str | 
                        slot.location, slot.start, slot.end, "scheduled", source, booked_by_call=call_id)
 
 
-def _upcoming(store: Store, appointment_id: str) -> Appointment:
+def _upcoming(store: Store, appointment_id: str, now: datetime) -> Appointment:
     appt = appointments.get(store, appointment_id)
     if appt.status not in UPCOMING:
         raise SchedulingError(f"appointment {appointment_id} is {appt.status}, not upcoming", "not-upcoming")
+    if appt.start <= now:
+        raise SchedulingError(f"appointment {appointment_id} started at {appt.start:%Y-%m-%d %H:%M}; "
+                              "the front desk handles it", "already-started")
     return appt
 
 

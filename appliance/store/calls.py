@@ -14,10 +14,10 @@ def new_call_id() -> str:
 
 
 def start(store: Store, *, direction: str = "inbound", channel: str = "sip", caller_e164: str | None = None,
-          call_id: str | None = None) -> str:
-    """Open a call row; inside store.write()."""
+          caller_raw: str | None = None, call_id: str | None = None) -> str:
+    """Open a call row; inside store.write(). The number is kept as E.164, else as the PBX sent it."""
     call_id = call_id or new_call_id()
-    number = store.vault.encrypt(caller_e164, "calls", "caller_number", call_id)
+    number = store.vault.encrypt(caller_e164 or caller_raw, "calls", "caller_number", call_id)
     index = store.vault.blind_index("phone", caller_e164) if caller_e164 else None
     store.conn.execute(
         "INSERT INTO calls (call_id, direction, channel, caller_number, caller_index, started_at) "
