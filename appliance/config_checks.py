@@ -47,6 +47,8 @@ def check_config(c: Config, file: str) -> None:
         if s.minutes <= 0 or s.minutes % step:
             fail(f"services[{i}].minutes",
                  f"must be a positive multiple of calendar.slot_step_minutes, got {s.minutes}")
+        if s.minutes > 600:  # the store's lookups assume no appointment spans more than a day
+            fail(f"services[{i}].minutes", f"must be at most 600 minutes (10 hours), got {s.minutes}")
         if s.price < 0:
             fail(f"services[{i}].price", f"must not be negative, got {s.price}")
         if not s.roles:

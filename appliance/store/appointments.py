@@ -7,7 +7,7 @@ sort and compare as text and read the same on the receptionist's screen and in t
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from appliance.errors import NotFound
 from appliance.store.db import Store, utc_now
@@ -23,7 +23,7 @@ def to_text(moment: datetime) -> str:
 
 
 def from_text(text: str) -> datetime:
-    return datetime.strptime(text, MINUTE)
+    return datetime.fromisoformat(text)  # several times faster than strptime on the availability path
 
 
 @dataclass(frozen=True)
@@ -87,11 +87,14 @@ def busy(store: Store, provider_ids: list[str], start: datetime, end: datetime,
          exclude: str | None = None) -> dict[str, list[tuple[datetime, datetime, str]]]:
     """(start, end, location) each provider is already holding in [start, end), by provider id."""
     marks = ", ".join("?" * len(provider_ids))
+    # No appointment is longer than a day, so the lower bound lets the (provider_id, start_at) index
+    # skip the provider's whole history instead of walking it.
     statuses = ", ".join(f"'{s}'" for s in HOLDING)
     rows = store.conn.execute(
         f"SELECT provider_id, start_at, end_at, location_id FROM appointments WHERE provider_id IN ({marks}) "
-        f"AND start_at < ? AND end_at > ? AND status IN ({statuses}) AND appointment_id IS NOT ? ORDER BY start_at",
-        [*provider_ids, to_text(end), to_text(start), exclude])
+        f"AND start_at >= ? AND start_at < ? AND end_at > ? AND status IN ({statuses}) AND appointment_id IS NOT ? "
+        "ORDER BY start_at",
+        [*provider_ids, to_text(start - timedelta(days=1)), to_text(end), to_text(start), exclude])
     out: dict[str, list[tuple[datetime, datetime, str]]] = {p: [] for p in provider_ids}
     for r in rows:
         out[r["provider_id"]].append((from_text(r["start_at"]), from_text(r["end_at"]), r["location_id"]))
@@ -102,16 +105,14 @@ def patient_overlaps(store: Store, patient_id: str, start: datetime, end: dateti
                      exclude: str | None = None) -> list[str]:
     """Ids of the patient's own upcoming appointments that overlap [start, end)."""
     rows = store.conn.execute(
-        "SELECT appointment_id FROM appointments WHERE patient_id = ? AND start_at < ? AND end_at > ? "
-        "AND status IN ('scheduled', 'confirmed') AND appointment_id IS NOT ?",
-        (patient_id, to_text(end), to_text(start), exclude))
+        "SELECT appointment_id FROM appointments WHERE patient_id = ? AND start_at >= ? AND start_at < ? "
+        "AND end_at > ? AND status IN ('scheduled', 'confirmed') AND appointment_id IS NOT ?",
+        (patient_id, to_text(start - timedelta(days=1)), to_text(end), to_text(start), exclude))
     return [r[0] for r in rows]
 
 
 def next_appointment_id(store: Store) -> str:
-    row = store.conn.execute("SELECT MAX(CAST(substr(appointment_id, 2) AS INTEGER)) FROM appointments "
-                             "WHERE appointment_id GLOB 'A[0-9]*'").fetchone()
-    return f"A{max(row[0] or 5000, 5000) + 1}"
+    return f"A{store.next_number('appointment')}"
 
 
 def insert(store: Store, appt: Appointment) -> Appointment:

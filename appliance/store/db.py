@@ -127,6 +127,10 @@ class Store:
         row = self.conn.execute("SELECT value FROM store_meta WHERE key = ?", (key,)).fetchone()
         return row[0] if row else default
 
+    def next_number(self, kind: str) -> int:
+        """The next free number for P.../A... ids (inside store.write(); triggers advance the counter)."""
+        return self.conn.execute("SELECT last + 1 FROM id_counters WHERE kind = ?", (kind,)).fetchone()[0]
+
     def set_meta(self, key: str, value: str) -> None:
         self.conn.execute("INSERT INTO store_meta VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                           (key, value))

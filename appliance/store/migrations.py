@@ -151,9 +151,33 @@ M001_INITIAL = f"""
     );
 """
 
+
+def _max_number(table: str, column: str, prefix: str, floor: int) -> str:
+    return (f"COALESCE((SELECT MAX(CAST(substr({column}, 2) AS INTEGER)) FROM {table} "
+            f"WHERE {column} GLOB '{prefix}[0-9]*'), {floor})")
+
+
+def _counter_trigger(table: str, column: str, prefix: str, kind: str) -> str:
+    return (f"CREATE TRIGGER {table}_id_counter AFTER INSERT ON {table} WHEN NEW.{column} GLOB '{prefix}[0-9]*' "
+            f"BEGIN UPDATE id_counters SET last = MAX(last, CAST(substr(NEW.{column}, 2) AS INTEGER)) "
+            f"WHERE kind = '{kind}'; END;")
+
+
+# Finding a patient's name tokens (re-indexing, cascades) needs patient_id first; and the next
+# P/A number comes from a counter kept by triggers, not from reading every id under the write lock.
+M002_ID_COUNTERS = f"""
+    CREATE INDEX patient_name_index_patient ON patient_name_index(patient_id);
+    CREATE TABLE id_counters (kind TEXT PRIMARY KEY, last INTEGER NOT NULL);
+    INSERT INTO id_counters VALUES ('patient', {_max_number("patients", "patient_id", "P", 1000)});
+    INSERT INTO id_counters VALUES ('appointment', {_max_number("appointments", "appointment_id", "A", 5000)});
+    {_counter_trigger("patients", "patient_id", "P", "patient")}
+    {_counter_trigger("appointments", "appointment_id", "A", "appointment")}
+"""
+
 # (number, name, SQL script). Never edit a shipped migration: add the next number.
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "initial", M001_INITIAL),
+    (2, "id-counters", M002_ID_COUNTERS),
 ]
 
 

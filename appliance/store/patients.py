@@ -71,9 +71,7 @@ def name_tokens(*names: str | None) -> set[str]:
 
 
 def next_patient_id(store: Store) -> str:
-    row = store.conn.execute("SELECT MAX(CAST(substr(patient_id, 2) AS INTEGER)) FROM patients "
-                             "WHERE patient_id GLOB 'P[0-9]*'").fetchone()
-    return f"P{max(row[0] or 1000, 1000) + 1}"
+    return f"P{store.next_number('patient')}"
 
 
 def add(store: Store, patient: Patient, actor: str, source: str = "staff") -> Patient:
