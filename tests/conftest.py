@@ -19,6 +19,15 @@ DEMO_NOW = datetime(2026, 12, 1, 9, 0)
 
 
 @pytest.fixture(scope="session")
+def shared_demo_clinic() -> Path:
+    """../shared/demo/clinic.toml, the reference clinic (present beside every checkout CI makes)."""
+    path = SHARED / "demo" / "clinic.toml"
+    if not path.exists():
+        pytest.skip(f"{path} is not here: this checkout has no ../shared beside it")
+    return path
+
+
+@pytest.fixture(scope="session")
 def config() -> Config:
     return load_config(defaults.EXAMPLE_CONFIG)
 

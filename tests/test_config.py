@@ -12,7 +12,6 @@ import pytest
 from appliance import defaults
 from appliance.config import field_docs, load_config
 from appliance.errors import ConfigError
-from tests.conftest import SHARED
 
 EXAMPLE = defaults.EXAMPLE_CONFIG.read_text()
 
@@ -32,8 +31,8 @@ def error_for(tmp_path, text: str) -> str:
     return message[len(str(path)) + 2:]
 
 
-def test_demo_clinic_loads_unchanged():
-    demo = load_config(SHARED / "demo" / "clinic.toml")
+def test_demo_clinic_loads_unchanged(shared_demo_clinic):
+    demo = load_config(shared_demo_clinic)
     assert demo.clinic.name == "Bright Smile Dental"
     assert [loc.id for loc in demo.locations] == ["downtown", "northside"]
     assert demo.location("downtown").hours["fri"].end == time(14, 0)
@@ -46,8 +45,8 @@ def test_demo_clinic_loads_unchanged():
     assert demo.sip.extension == "250" and demo.cloud_llm.enabled is False
 
 
-def test_example_is_the_demo_clinic_plus_appliance_sections(config):
-    demo = load_config(SHARED / "demo" / "clinic.toml")
+def test_example_is_the_demo_clinic_plus_appliance_sections(config, shared_demo_clinic):
+    demo = load_config(shared_demo_clinic)
     for section in ("clinic", "locations", "providers", "services", "calendar", "policies", "escalation"):
         assert getattr(config, section) == getattr(demo, section), section
     assert config.sip.allowed_peers == ("127.0.0.1",)
