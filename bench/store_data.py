@@ -6,6 +6,7 @@ encrypted and indexed exactly as in production. Generation is seeded, so runs ar
 
 from __future__ import annotations
 
+import itertools
 import random
 import time
 from dataclasses import dataclass, field
@@ -131,28 +132,20 @@ def _day_plan(config: Config, provider, day: date, fill: float, rng: random.Rand
 
 
 def _appointment_plan(config: Config, today: date, total: int, rng: random.Random):
-    """Yield (day, service, location, start, end, status): the next 120 days first, then back in time
-    from yesterday until `total` rows; returns when the total is reached."""
-    count = 0
+    """Yield (day, provider, service, location, start, end, status): the next 120 days first, then back in
+    time from yesterday, until `total` rows."""
     ahead = config.calendar.max_days_ahead
-    for offset in range(ahead + 1):
-        day = today + timedelta(days=offset)
-        fill = FUTURE_FILL[0] + (FUTURE_FILL[1] - FUTURE_FILL[0]) * offset / ahead
-        for provider in config.providers:
-            for row in _day_plan(config, provider, day, fill, rng, FUTURE_STATUS):
-                yield (day, provider.id, *row)
-                count += 1
-                if count == total:
-                    return
-    day = today
-    while True:
-        day -= timedelta(days=1)
-        for provider in config.providers:
-            for row in _day_plan(config, provider, day, PAST_FILL, rng, PAST_STATUS):
-                yield (day, provider.id, *row)
-                count += 1
-                if count == total:
-                    return
+
+    def days():
+        for offset in range(ahead + 1):
+            yield today + timedelta(days=offset), FUTURE_FILL[0] + (FUTURE_FILL[1] - FUTURE_FILL[0]) * offset / ahead, \
+                FUTURE_STATUS
+        for back in itertools.count(1):
+            yield today - timedelta(days=back), PAST_FILL, PAST_STATUS
+
+    rows = ((day, provider.id, *row) for day, fill, statuses in days() for provider in config.providers
+            for row in _day_plan(config, provider, day, fill, rng, statuses))
+    return itertools.islice(rows, total)
 
 
 def build(config: Config, data_dir: Path, n_patients: int, n_appointments: int, now: datetime,
