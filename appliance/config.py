@@ -173,6 +173,7 @@ class CloudLlmSettings:
     model: str = note("model name at that endpoint", default="")
     api_key_env: str = note("environment variable holding the API key", default="DENTRA_CLOUD_LLM_KEY")
     timeout_seconds: float = note("give up and offer the front desk after this, seconds", default=4.0)
+    ca_file: str = note("extra CA certificate file to trust for base_url; empty = system CAs", default="")
 
 
 @dataclass(frozen=True)
