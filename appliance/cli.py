@@ -184,6 +184,17 @@ def cmd_config_keys(args) -> int:
     return 0
 
 
+def cmd_simulate(args) -> int:
+    from appliance.simulate import simulate
+
+    if not args.config:
+        raise UsageError("simulate needs --config FILE (the clinic whose brain answers)")
+    config = _config(args)
+    data_dir = _data_dir(args, config)
+    with Store.open(data_dir, _key_file(args, data_dir, config)) as store:
+        return simulate(config, store, args.caller, args.now)
+
+
 def cmd_run(args) -> int:
     config = _config(args)
     demo = Path(config.source) == defaults.EXAMPLE_CONFIG.resolve()
@@ -213,6 +224,10 @@ def build_parser() -> argparse.ArgumentParser:
     cp.add_argument("--demo-dir", help="folder with patients.csv and appointments.csv to import")
 
     command("run", cmd_run, "run the appliance (with no arguments: the demo clinic in ./demo-data)")
+
+    cp = command("simulate", cmd_simulate, "hold a text call with the brain: caller lines on stdin, JSON lines out")
+    cp.add_argument("--caller", default="anonymous", help="the caller's number as the PBX would send it")
+    cp.add_argument("--now", help="clinic-local time of the call, e.g. 2026-12-01T09:00 (default: now)")
 
     cp = command("appointments", cmd_appointments, "list appointments")
     cp.add_argument("--json", action="store_true", help="print a JSON array")

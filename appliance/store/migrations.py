@@ -174,10 +174,16 @@ M002_ID_COUNTERS = f"""
     {_counter_trigger("appointments", "appointment_id", "A", "appointment")}
 """
 
+M003_ESCALATION_KIND = """
+    ALTER TABLE escalations ADD COLUMN kind TEXT NOT NULL DEFAULT 'transfer'
+        CHECK (kind IN ('transfer', 'callback'));
+"""
+
 # (number, name, SQL script). Never edit a shipped migration: add the next number.
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "initial", M001_INITIAL),
     (2, "id-counters", M002_ID_COUNTERS),
+    (3, "escalation-kind", M003_ESCALATION_KIND),
 ]
 
 
