@@ -101,6 +101,7 @@ class Conversation:
     ended: bool = False
     handoff: str | None = None  # "transferred" | "escalated"
     heard: Heard | None = None
+    cloud_redactor: object = None
 
     def __post_init__(self):
         self.candidates = list(self.recognition.candidates)
@@ -132,7 +133,7 @@ class Conversation:
         text = (text or "").strip()[:MAX_TEXT]
         self.turns += 1
         heard = self.ctx.understander.hear(text, self.now.date(), self.expects, self._context(),
-                                           identity.redactor(self))
+                                           self._redactor(), store=self.store, call_id=self.call_id)
         self.heard = heard
         self._record("caller", text, heard.intent)
         line = self._respond(heard)
@@ -202,6 +203,17 @@ class Conversation:
             calls.add_turn(self.store, self.call_id, speaker, text, intent=intent, flow=self.flow)
             events.emit(self.store, "caller-said" if speaker == "caller" else "box-said", self.call_id,
                         text=text, flow=self.flow, expects=self.expects)
+
+    def _redactor(self):
+        """One redactor per call (same value, same placeholder all call long); only when the cloud is on."""
+        if self.ctx.understander.cloud is None:
+            return None
+        if self.cloud_redactor is None:
+            from appliance.brain.redaction import Redactor
+
+            self.cloud_redactor = Redactor()
+        self.cloud_redactor.add(identity.known_phi(self))
+        return self.cloud_redactor
 
     def _context(self) -> str:
         return f"flow={self.flow}; waiting for {self.expects}"

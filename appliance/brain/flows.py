@@ -57,6 +57,8 @@ def on_intent(c: Conversation, heard) -> BoxLine:
                        "questions about the clinic.", "intent", c.flow)
     if heard.service:  # "a cleaning please"
         return start_goal(c, "book", heard)
+    if heard.model_failed:  # the cloud fallback timed out or failed: a person takes over
+        return transfer(c, "understanding unavailable", "I'm sorry, I'm having trouble right now.")
     return c.not_understood("Sorry, I didn't quite get that. I can book, move or cancel appointments, or answer "
                             "questions about the clinic. What would you like to do?")
 

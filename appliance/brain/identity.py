@@ -29,16 +29,12 @@ def first_name_matches(patient: patients.Patient, first: str) -> bool:
     return _fold(first) in {_fold(patient.first_name), _fold(patient.preferred_name)}
 
 
-def redactor(c: Conversation):
-    """Placeholders for everything identifying this caller, for the (optional) cloud model."""
-    try:
-        from appliance.brain.redaction import Redactor
-    except ImportError:  # the cloud fallback is optional; without it nothing is redacted because nothing is sent
-        return None
+def known_phi(c: Conversation) -> list[str]:
+    """Names and birth dates of everyone this call may be about, for the cloud fallback's placeholders."""
     known = []
     for p in c.candidates + ([c.patient] if c.patient else []):
         known += [p.first_name, p.last_name, p.full_name, str(p.date_of_birth or "")]
-    return Redactor(k for k in known if k)
+    return [k for k in known if k]
 
 
 def ready(c: Conversation) -> bool:

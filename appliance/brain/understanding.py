@@ -120,6 +120,7 @@ class Heard:
     spanish: bool = False
     dtmf: str | None = None
     source: str = "rules"
+    model_failed: bool = False  # the cloud fallback was asked and did not answer (timeout, error)
     slots: dict[str, str] = field(default_factory=dict)
 
 
@@ -227,35 +228,34 @@ def _spanish(text: str) -> bool:
 
 
 class Understander:
-    """Rules first; a local model and then a cloud model only when the rules could not tell the intent."""
+    """Rules first; a local model and then a cloud model only when the rules could not tell the intent.
 
-    def __init__(self, config: Config, local=None, cloud=None):
+    Shared by every call on the box, so it keeps no per-call state.
+    """
+
+    def __init__(self, config: Config, local=None, cloud=None, min_confidence: float = 0.5):
         self.catalog = Catalog(config)
-        self.local, self.cloud = local, cloud
-        self.last_model_ms: float | None = None
-        self.cloud_failed = False
+        self.local, self.cloud, self.min_confidence = local, cloud, min_confidence
 
-    def hear(self, text: str, today: date, expects: str, context: str = "", redactor=None) -> Heard:
+    def hear(self, text: str, today: date, expects: str, context: str = "", redactor=None, *, store=None,
+             call_id: str | None = None) -> Heard:
         heard = rules(text, today, self.catalog)
         if heard.intent != "other" or expects != "intent" or heard.dtmf or not text.strip():
             return heard
-        interpretation = self._ask_models(text, expects, context, redactor)
-        if interpretation is None:
-            return heard
-        return self._merge(heard, interpretation, today)
-
-    def _ask_models(self, text, expects, context, redactor) -> Interpretation | None:
         started = timer.perf_counter()
-        result = None
-        if self.local is not None:
-            result = self.local.interpret(text, expects, context)
-        if (result is None or result.intent == "other") and self.cloud is not None and redactor is not None:
-            result = self.cloud.interpret(text, expects, context, redactor) or result
-            self.cloud_failed = self.cloud.last_error is not None
-        self.last_model_ms = (timer.perf_counter() - started) * 1000
-        log.info("model understanding took %.0f ms (source %s)", self.last_model_ms, result and result.source)
-        return result
-
+        found = self.local.interpret(text, expects, context) if self.local is not None else None
+        unsure = found is None or found.intent == "other" or found.confidence < self.min_confidence
+        cloud_failed = False
+        if unsure and self.cloud is not None and redactor is not None:
+            # placeholders replace names, numbers, birth dates and e-mails before anything leaves the box
+            answer = self.cloud.interpret(text, expects, context, redactor, store=store, call_id=call_id)
+            cloud_failed = answer is None
+            found = answer or found
+        log.info("model understanding took %.0f ms (source %s)", (timer.perf_counter() - started) * 1000,
+                 found.source if found else None)
+        if found is None:
+            return replace(heard, model_failed=cloud_failed)
+        return replace(self._merge(heard, found, today), model_failed=cloud_failed)
     def _merge(self, heard: Heard, found: Interpretation, today: date) -> Heard:
         """Take the model's intent; its slot texts go through the same parsers as the caller's words."""
         slots = found.slots
