@@ -9,10 +9,7 @@ prints a table and merges the figures into bench/results.json (one flat object, 
 from __future__ import annotations
 
 import argparse
-import json
 import multiprocessing
-import os
-import platform
 import random
 import shutil
 import sys
@@ -20,6 +17,7 @@ import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from common import machine, merge_results, percentile
 from store_data import UNKNOWN_AREAS, BenchStore, build, open_store, random_number
 
 from appliance import defaults, phones, recognition
@@ -44,12 +42,6 @@ DOUBLE_BOOKINGS_SQL = f"""
      AND (b.start_at > a.start_at OR b.appointment_id > a.appointment_id)
     WHERE a.status IN ({", ".join(f"'{s}'" for s in HOLDING)}) AND b.status IN ({", ".join(f"'{s}'" for s in HOLDING)})
 """
-
-
-def percentile(values: list[float], q: float) -> float:
-    """Nearest-rank percentile (q in 0..100) of a non-empty list."""
-    ordered = sorted(values)
-    return ordered[max(0, min(len(ordered) - 1, round(q / 100 * len(ordered) + 0.5) - 1))]
 
 
 def caller_forms(e164: str, rng: random.Random) -> str:
@@ -184,32 +176,6 @@ def bench_race(bench: BenchStore, config: Config, n_slots: int, n_procs: int) ->
     return {"booking_per_s": booked / wall, "double_bookings": doubles, "race_slots": len(slots),
             "race_processes": n_procs, "race_booked": booked, "race_slot_taken": taken, "race_other_errors": other,
             "race_attempts_per_s": (booked + taken + other) / wall, "race_wall_s": wall}
-
-
-def machine() -> dict:
-    model = ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"cores": os.cpu_count(), "cpu_model": model or platform.processor(), "python": platform.python_version()}
-
-
-def merge_results(path: Path, figures: dict) -> None:
-    """Update the flat results object in place, keeping keys that other benches wrote."""
-    try:
-        current = json.loads(path.read_text())
-        if not isinstance(current, dict):
-            current = {}
-    except (OSError, ValueError):
-        current = {}
-    current.update(figures)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(current, indent=2) + "\n")
-    tmp.replace(path)
 
 
 def print_table(figures: dict) -> None:
