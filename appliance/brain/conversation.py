@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from appliance import events
-from appliance.brain import flows, identity
+from appliance.brain import appointment_flows, flows, identity
 from appliance.brain.understanding import Heard, Understander
 from appliance.config import Config
 from appliance.phones import clinic_region
@@ -245,9 +245,9 @@ STEPS = {
     "name": identity.on_name,
     "date_of_birth": identity.on_birth_date,
     "phone": identity.on_phone,
-    "service": flows.on_service,
-    "preferred_time": flows.on_preferred_time,
-    "slot_choice": flows.on_slot_choice,
+    "service": appointment_flows.on_service,
+    "preferred_time": appointment_flows.on_preferred_time,
+    "slot_choice": appointment_flows.on_slot_choice,
     "confirmation": flows.on_confirmation,
-    "appointment_choice": flows.on_appointment_choice,
+    "appointment_choice": appointment_flows.on_appointment_choice,
 }

@@ -8,6 +8,11 @@ from __future__ import annotations
 from datetime import date, datetime, time
 
 
+def join_words(*parts: str) -> str:
+    """Sentences and phrases joined by single spaces, empty ones left out."""
+    return " ".join(p for p in parts if p)
+
+
 def ordinal(n: int) -> str:
     suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
     return f"{n}{suffix}"
