@@ -80,3 +80,21 @@ class NotFound(AppError):
     """A patient, appointment or call id that does not exist."""
 
     code = "not-found"
+
+
+class ModelError(AppError):
+    """The language model cannot be used."""
+
+    code = "model-error"
+
+
+class ModelMissing(ModelError):
+    """The model file named in the configuration is not there."""
+
+    code = "model-missing"
+
+
+class ModelCorrupt(ModelError):
+    """The model file is there but is truncated, damaged or not a GGUF file."""
+
+    code = "model-corrupt"

@@ -40,10 +40,12 @@ def persona_answer(persona: dict, expects: str, state: dict) -> str | None:
             "slot_choice": "The first one works for me."}.get(expects, persona.get("fallback", "I'm not sure."))
 
 
-def play(config, store, scenario: dict) -> tuple[list[dict], str, str]:
+def play(config, store, scenario: dict, understander=None) -> tuple[list[dict], str, str]:
     """Hold one scripted call; returns (box lines with the caller's replies as {"caller": ...}, outcome, call id)."""
     now = datetime.fromisoformat(scenario["now"]) if scenario.get("now") else datetime(2026, 12, 1, 9, 0)
     ctx = BrainContext.create(config, store)
+    if understander is not None:  # e.g. one with a local model loaded once for many calls
+        ctx.understander = understander
     call_id, recognition = recognize_call(store, scenario.get("caller", "anonymous"), ctx.region, channel="simulate")
     conversation = Conversation(ctx, call_id, recognition, now)
     last = conversation.start()
@@ -59,11 +61,11 @@ def play(config, store, scenario: dict) -> tuple[list[dict], str, str]:
     return lines, conversation.hang_up(), call_id
 
 
-def check(config, store, scenario: dict) -> tuple[list[str], list[dict]]:
+def check(config, store, scenario: dict, understander=None) -> tuple[list[str], list[dict]]:
     """Play the scenario (and its `before` calls) and compare with `expect`, as callsim does."""
     for before in scenario.get("before", []):
-        play(config, store, {**before, "now": before.get("now", scenario.get("now"))})
-    lines, outcome, _call_id = play(config, store, scenario)
+        play(config, store, {**before, "now": before.get("now", scenario.get("now"))}, understander)
+    lines, outcome, _call_id = play(config, store, scenario, understander)
     said = [line for line in lines if "say" in line]
     exp, problems = scenario.get("expect", {}), []
     want = exp.get("outcome")
