@@ -110,3 +110,15 @@ def test_now_is_clinic_local(config):
 
     assert parse_now("2026-12-01T09:00", config) == datetime(2026, 12, 1, 9, 0)
     assert parse_now("2026-12-01T15:00+00:00", config) == datetime(2026, 12, 1, 9, 0)
+
+
+def test_simulate_with_a_missing_model_says_what_to_do(tmp_path, demo_store):
+    from appliance import defaults
+
+    config_file = tmp_path / "clinic.toml"
+    config_file.write_text(defaults.EXAMPLE_CONFIG.read_text().replace('llm = ""', 'llm = "nowhere.gguf"'))
+    run = subprocess.run([DENTRA, "simulate", "--config", str(config_file), "--data-dir", str(demo_store.data_dir)],
+                         input="hello\n", capture_output=True, text=True, timeout=60)
+    assert run.returncode == 1 and run.stdout == ""
+    assert "nowhere.gguf" in run.stderr and "dentra models fetch" in run.stderr
+    assert len(run.stderr.strip().splitlines()) == 1
