@@ -19,8 +19,11 @@ as_root() {
 
 apt_install() {
     say "installing Debian packages: $*"
-    as_root apt-get update -qq
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@"
+    local log; log=$(mktemp /tmp/dentra-apt.XXXXXX.log)
+    if ! { as_root apt-get update -qq && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@"
+         } >"$log" 2>&1; then
+        tail -n 30 "$log" >&2; say "apt-get failed (log: $log)"; exit 1
+    fi
 }
 
 debian_packages() {
@@ -30,6 +33,13 @@ debian_packages() {
         missing+=(python3-venv)
     fi
     command -v sqlite3 >/dev/null || missing+=(sqlite3)
+    # the SIP lab the tests run on loopback: a registrar, an independent peer, malformed traffic,
+    # and speech for the scripted callers
+    command -v kamailio >/dev/null || missing+=(kamailio)
+    command -v baresip >/dev/null || missing+=(baresip)
+    command -v sipp >/dev/null || missing+=(sip-tester)
+    command -v espeak-ng >/dev/null || missing+=(espeak-ng)
+    command -v sox >/dev/null || missing+=(sox)
     if [ ${#missing[@]} -gt 0 ]; then apt_install "${missing[@]}"; fi
     if ! python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
         say "Python 3.11 or newer is needed, found $(python3 --version 2>&1)"; exit 1
