@@ -16,8 +16,8 @@ bench:
 lint: install
 	.venv/bin/ruff check appliance tests bench
 
-models:
-	@echo "make models: \`dentra models fetch\` arrives with voice and telephony (issue 4); see models/README.md" >&2; exit 1
+models: install
+	.venv/bin/dentra models fetch
 
 image:
 	@echo "make image: the flashable image arrives with appliance operations (issue 6); see image/README.md" >&2; exit 1

@@ -203,6 +203,65 @@ def cmd_run(args) -> int:
     return run(config, data_dir, demo=demo)
 
 
+def _models_context(args):
+    """The clinic config, the models dir (<data dir>/<[models] dir>) and the manifest for `dentra models`."""
+    from appliance import models
+
+    config = _config(args, Path(args.data_dir) if args.data_dir else None)
+    manifest = models.Manifest.load(args.manifest) if args.manifest else models.Manifest.load()
+    return config, models.models_dir(config, _data_dir(args, config)), manifest
+
+
+def cmd_models_fetch(args) -> int:
+    from appliance import models
+
+    config, folder, manifest = _models_context(args)
+    entries = models.selected(manifest, args.names) if args.names else (
+        models.configured(manifest, config) or manifest.defaults())
+    for entry in entries:
+        n = models.fetch(entry, folder, progress_for=models.progress_bars(), log=lambda m: print(m, file=sys.stderr))
+        print(f"{entry.name}: verified in {entry.folder(folder)} ({n} file(s) downloaded; license: {entry.license})")
+    return 0
+
+
+def cmd_models_verify(args) -> int:
+    from appliance import models
+
+    config, folder, manifest = _models_context(args)
+    entries = models.selected(manifest, args.names) if args.names else list(dict.fromkeys(
+        models.configured(manifest, config) + [m for m in manifest.models if models.installed_any(m, folder)]))
+    if not entries:
+        print(f"no models installed in {folder}; run `dentra models fetch` or `dentra models import DIR`",
+              file=sys.stderr)
+        return 1
+    bad = 0
+    for entry in entries:
+        problems = models.verify(entry, folder)
+        bad += len(problems)
+        for problem in problems:
+            print(f"dentra: {problem}", file=sys.stderr)
+        if not problems:
+            print(f"{entry.name}: ok ({len(entry.files)} file(s) in {entry.folder(folder)} match the manifest)")
+    return 1 if bad else 0
+
+
+def cmd_models_import(args) -> int:
+    from appliance import models
+
+    _, folder, manifest = _models_context(args)
+    source = Path(args.source)
+    if not source.is_dir():
+        raise UsageError(f"{source}: not a folder (give the folder on the USB stick that holds the model files)")
+    entries = models.selected(manifest, args.names) if args.names else models.importable(manifest, source)
+    if not entries:
+        raise UsageError(f"{source}: none of the files listed in {manifest.path} are there")
+    for entry in entries:
+        n = models.import_from(entry, source, folder, progress_for=models.progress_bars(),
+                               log=lambda m: print(m, file=sys.stderr))
+        print(f"{entry.name}: verified in {entry.folder(folder)} ({n} file(s) copied from {source})")
+    return 0
+
+
 # ---- argument parsing ----
 
 
@@ -256,6 +315,21 @@ def build_parser() -> argparse.ArgumentParser:
                                                                               required=True)
     command("check", cmd_config_check, "load and check a clinic TOML file", cfp)
     command("keys", cmd_config_keys, "list every configuration key with its note and unit", cfp)
+
+    mp = sub.add_parser("models", help="speech and language models").add_subparsers(dest="action", metavar="ACTION",
+                                                                                    required=True)
+    for name, fn, text, default in (
+            ("fetch", cmd_models_fetch, "download models listed in models/manifest.toml, verifying size and sha256",
+             "the ones [models] names, else the manifest's defaults"),
+            ("verify", cmd_models_verify, "re-hash installed model files against the manifest; exit 1 on a problem",
+             "the ones [models] names and every installed one"),
+            ("import", cmd_models_import, "install model files from a folder (a USB stick), verifying checksums",
+             "every model with files in DIR")):
+        cp = command(name, fn, text, mp)
+        if name == "import":
+            cp.add_argument("source", metavar="DIR", help="folder holding the model files")
+        cp.add_argument("names", nargs="*", metavar="NAME", help=f"manifest model names (default: {default})")
+        cp.add_argument("--manifest", help="manifest file (default: models/manifest.toml of this install)")
     return p
 
 

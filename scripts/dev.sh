@@ -126,6 +126,7 @@ case "$cmd" in
         .venv/bin/python bench/store_bench.py "$@"
         .venv/bin/python bench/brain_bench.py
         .venv/bin/python bench/llm_bench.py
+        .venv/bin/python bench/voice_bench.py
         ;;
     *) say "usage: scripts/dev.sh run|test|bench|install [options]"; exit 2 ;;
 esac

@@ -16,18 +16,17 @@ import math
 import os
 import threading
 import time
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from appliance import models
 from appliance.brain.interpretation import Interpretation, from_model_json
 from appliance.brain.llm_prompt import INTENT_VALUE, output_gbnf, render_prompt, turn_text
 from appliance.errors import ModelCorrupt, ModelError, ModelMissing
 
 log = logging.getLogger(__name__)
 
-MANIFEST = Path(__file__).resolve().parents[2] / "models" / "manifest.toml"
 MISSING_HINT = "run `dentra models fetch`, or set [models] llm = \"\" to answer with rules only"
 CORRUPT_HINT = "delete it and run `dentra models fetch` again"
 
@@ -47,19 +46,6 @@ def check_gguf(path: Path) -> None:
         raise ModelCorrupt(f"{path}: cannot read the language model ({e.strerror}); {CORRUPT_HINT}") from None
     if len(head) < 8 or head[:4] != b"GGUF":
         raise ModelCorrupt(f"{path}: not a GGUF model file (damaged or wrong file); {CORRUPT_HINT}")
-
-
-def resolve_llm_path(llm: str, models_dir: Path, manifest: Path = MANIFEST) -> Path:
-    """The file for `[models] llm`: a manifest name, or a `.gguf` file name inside the models dir."""
-    if llm.endswith(".gguf"):
-        return models_dir / llm
-    entries = tomllib.loads(manifest.read_text())["model"] if manifest.is_file() else []
-    for entry in entries:
-        if entry["name"] == llm and entry["kind"] == "llm":
-            file = entry["file"][0]
-            return models_dir / entry.get("dir", "") / file["file"]
-    known = ", ".join(e["name"] for e in entries if e["kind"] == "llm") or "none"
-    raise ModelMissing(f"[models] llm = {llm!r} is not a language model in {manifest} (known: {known})")
 
 
 @dataclass(frozen=True)
@@ -116,10 +102,7 @@ class LocalModel:
         settings = config.models
         if not settings.llm:
             return None
-        models_dir = Path(settings.dir)
-        if not models_dir.is_absolute():
-            models_dir = Path(data_dir) / models_dir
-        return cls.load(resolve_llm_path(settings.llm, models_dir), **kw)
+        return cls.load(models.resolve(settings.llm, "llm", models.models_dir(config, data_dir)), **kw)
 
     def interpret(self, utterance: str, expects: str, context: str = "", *, timeout_s: float = 3.0,
                   max_tokens: int = 128, reuse_prefix: bool = True) -> Interpretation | None:

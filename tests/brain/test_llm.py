@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from appliance.brain import llm as llm_module
+from appliance import models
 from appliance.brain import llm_prompt
 from appliance.brain.interpretation import INTENTS, SLOT_NAMES, Interpretation
 from appliance.brain.llm import LocalModel
@@ -184,7 +184,7 @@ def test_from_config_resolves_under_the_models_dir(config, tmp_path, tiny_path):
 
 def test_unknown_manifest_name(tmp_path):
     with pytest.raises(ModelMissing) as err:
-        llm_module.resolve_llm_path("gpt-5", tmp_path)
+        models.resolve("gpt-5", "llm", tmp_path)
     assert "gpt-5" in err.value.message and "llama-3.2-1b-instruct-q4_k_m" in err.value.message
 
 

@@ -1,0 +1,1 @@
+"""Voice stages inside the box: 16 kHz audio helpers, endpointing, speech recognition and synthesis."""

