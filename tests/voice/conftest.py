@@ -14,7 +14,7 @@ def speaker(tmp_path_factory) -> Speaker:
 
 
 # ---- real speech models (Piper voice, Whisper tiny.en and base), each loaded once per session ----
-# The models come from PyPI packages (tests/voice/speech_models.py); a missing package is an error.
+# The models come from PyPI packages (appliance/voice/demo_models.py); a missing package is an error.
 
 VOICE_REPORT: list[str] = []  # figures the STT/TTS tests measured, printed after the run as information
 
@@ -28,23 +28,23 @@ def pytest_terminal_summary(terminalreporter):
 
 @pytest.fixture(scope="session")
 def piper_speaker():
+    from appliance.voice.demo_models import joe_voice
     from appliance.voice.tts import Speaker as PiperSpeaker
-    from tests.voice.speech_models import joe_voice
 
     return PiperSpeaker.load(joe_voice())
 
 
 @pytest.fixture(scope="session")
 def tiny_stt():
+    from appliance.voice.demo_models import tiny_en_dir
     from appliance.voice.stt import Transcriber
-    from tests.voice.speech_models import tiny_en_dir
 
     return Transcriber.load(tiny_en_dir())
 
 
 @pytest.fixture(scope="session")
 def base_stt():
+    from appliance.voice.demo_models import base_dir
     from appliance.voice.stt import Transcriber
-    from tests.voice.speech_models import base_dir
 
     return Transcriber.load(base_dir())

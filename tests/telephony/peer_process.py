@@ -1,0 +1,197 @@
+"""A test peer: a second baresip-python user agent in its own process, driven by JSON lines.
+
+Run as `python peer_process.py`; each stdin line is a command (`start`, `dial`, `dtmf`, `hangup`,
+`quit`) and each stdout line an event (`ready`, `registered`, `incoming`, `established`, `dtmf`,
+`closed`, ...). baresip allows one runtime per process, which is why a peer needs its own.
+Audio: the peer sends `play` (a WAV file) on every established call, then silence, and records
+what it hears to `<record_dir>/call-<n>.wav` at the call's receive rate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import wave
+from pathlib import Path
+
+import baresip
+import numpy as np
+
+from appliance.voice.audio import read_wav, resample
+
+POLL = 0.01
+
+
+def emit(event: str, **fields) -> None:
+    print(json.dumps({"event": event, **fields}), flush=True)
+
+
+class Peer:
+    def __init__(self):
+        self.runtime: baresip.Runtime | None = None
+        self.ua = None
+        self.options: dict = {}
+        self.calls: list = []
+        self.pumps: set[asyncio.Task] = set()
+        # ua.dial() returns after its call's first events: a quick 4xx can close the call before
+        # the Call object listens, so closes are also caught here, by handle.
+        self.closed: dict[int, str] = {}
+
+    async def start(self, o: dict) -> None:
+        self.options = o
+        self.runtime = baresip.Runtime()
+        await self.runtime.start(baresip.Config(
+            net_interface=o["host"], audio_driver="aumem", expose_headers=("P-Asserted-Identity", "From"),
+            extra_config_text=f"sip_listen {o['host']}:{o['port']}\n"))
+        account = baresip.Account(user=o["user"], domain=o["domain"], password=o.get("password", ""),
+                                  reg_interval=60 if o.get("register") else 0,
+                                  audio_codecs=tuple(o.get("codecs", ("pcmu",))))
+        self.ua = await baresip.UserAgent.create(self.runtime, account,
+                                                 transfer_policy=o.get("transfer_policy", "manual"))
+        self.ua.on_incoming(self._incoming)
+        self.ua.on(self._ua_event)
+        self.ua.on_transfer_call(self._transfer_call)
+        if o.get("register"):
+            await self.ua.register()
+            emit("registered")
+        emit("ready")
+
+    def _ua_event(self, event) -> None:
+        if event.event is baresip.Event.CALL_CLOSED:
+            self.closed[event.call] = event.text or ""
+
+    def _incoming(self, call) -> None:
+        emit("incoming", peer=call.peer, headers=call.headers)
+        if self.options.get("auto_answer"):
+            asyncio.get_running_loop().create_task(self._answer(call))
+
+    async def _answer(self, call) -> None:
+        await call.answer()
+        self._track(call)
+
+    def _transfer_call(self, call) -> None:
+        emit("transfer-call", peer=call.peer)
+        self._track(call)
+
+    def _track(self, call) -> None:
+        self.calls.append(call)
+        number = len(self.calls)
+        task = asyncio.get_running_loop().create_task(self._pump(call, number))
+        self.pumps.add(task)
+        task.add_done_callback(self.pumps.discard)
+        call.on_dtmf(lambda d: emit("dtmf", call=number, digit=d.digit))
+
+    async def dial(self, uri: str) -> None:
+        try:
+            call = await self.ua.dial(uri)
+        except baresip.BaresipError as exc:
+            emit("dial-failed", error=str(exc))
+            return
+        self._track(call)
+
+    async def _pump(self, call, number: int) -> None:
+        """Send the WAV then silence; record everything received until the call closes."""
+        closed = asyncio.Event()
+        reason: list[str | None] = [None]
+
+        def on_event(event) -> None:
+            if event.event is baresip.Event.CALL_CLOSED:
+                reason[0] = event.text
+                closed.set()
+
+        call.on(on_event)
+        try:
+            if call.handle in self.closed:
+                raise baresip.CallFailed.from_close_reason(self.closed[call.handle])
+            await call.wait_established(timeout=20)
+        except baresip.CallFailed as exc:
+            emit("failed", call=number, status=exc.status, reason=exc.reason or str(exc))
+            return
+        emit("established", call=number, peer=call.peer)
+        play = self.options.get("play")
+        source, source_rate = read_wav(play) if play else (np.zeros(0, np.int16), 8000)
+        sent, received, rx_rate = 0, bytearray(), 0
+        wire = None
+        while not closed.is_set():
+            try:
+                info = call.audio.info()
+                if info.rx_ready:
+                    rx_rate = info.rx_sample_rate
+                    chunk = call.audio.read(65536)
+                    if info.rx_channels == 2:
+                        chunk = np.frombuffer(chunk, "<i2")[::2].tobytes()
+                    received += chunk
+                if info.tx_ready:
+                    if wire is None or wire[1] != info.tx_sample_rate:
+                        wire = (resample(source, source_rate, info.tx_sample_rate), info.tx_sample_rate)
+                    frame = info.tx_sample_rate // 50 * info.tx_channels * 2
+                    if info.tx_buffered < 3 * frame and sent < len(wire[0]):
+                        samples = wire[0][sent : sent + info.tx_sample_rate // 50]
+                        sent += len(samples)
+                        if info.tx_channels == 2:
+                            samples = np.repeat(samples, 2)
+                        call.audio.write(samples.astype("<i2").tobytes())
+            except baresip.AudioRestarted:
+                continue
+            except baresip.AudioNotActive:
+                pass
+            try:
+                await asyncio.wait_for(closed.wait(), POLL)
+            except TimeoutError:
+                pass
+        path = Path(self.options["record_dir"]) / f"call-{number}.wav"
+        with wave.open(str(path), "wb") as w:
+            w.setnchannels(1)
+            w.setsampwidth(2)
+            w.setframerate(rx_rate or 8000)
+            w.writeframes(bytes(received))
+        emit("closed", call=number, reason=reason[0], recording=str(path), rate=rx_rate)
+
+    async def command(self, c: dict) -> bool:
+        name = c["cmd"]
+        if name == "start":
+            await self.start(c)
+        elif name == "dial":
+            await self.dial(c["uri"])
+        elif name == "dtmf":
+            await self.calls[-1].send_dtmf(c["digits"])
+            emit("dtmf-sent", digits=c["digits"])
+        elif name == "hangup":
+            await self.calls[-1].hangup()
+        elif name == "quit":
+            return False
+        return True
+
+    async def close(self) -> None:
+        for call in self.calls:
+            if call.state is not baresip.CallState.CLOSED:
+                try:
+                    await call.hangup()
+                except baresip.BaresipError:
+                    pass
+        if self.pumps:
+            await asyncio.wait(self.pumps, timeout=5)
+        if self.runtime is not None:
+            await self.runtime.close()
+
+
+async def main() -> None:
+    peer = Peer()
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    try:
+        while line := await reader.readline():
+            try:
+                if not await peer.command(json.loads(line)):
+                    break
+            except Exception as exc:  # the test reads the error as an event, the peer keeps going
+                emit("error", error=f"{type(exc).__name__}: {exc}")
+    finally:
+        await peer.close()
+        emit("bye")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
