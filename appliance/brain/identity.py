@@ -149,8 +149,9 @@ def _check(c: Conversation) -> BoxLine:
         with store.write():
             audit.record(store, "brain", "caller-verified", match.patient_id, c.call_id)
         return c.advance()
-    # Someone we have never heard of may sign up; someone whose name we know must get the birth date right.
-    if c.goal == "book" and not patients.ids_by_name(store, f"{first} {last}"):
+    # Someone we have never heard of, on a number we do not know, may sign up; a known name or a known
+    # number must match the record (a misheard name on a patient's phone is not a new patient).
+    if c.goal == "book" and not c.candidates and not patients.ids_by_name(store, f"{first} {last}"):
         c.new_patient = {"first": first, "last": last, "date_of_birth": c.said_birth_date}
         return _ask_phone(c, "Welcome! It looks like you're new to us, so I'll set you up as a new patient.")
     c.failed_checks += 1
@@ -161,9 +162,10 @@ def _check(c: Conversation) -> BoxLine:
         return c.reply("I'm sorry, I can't verify your identity over the phone, so I can't share or change "
                        "appointment details. Would you like me to transfer you to our front desk?",
                        "confirmation", c.flow)
-    c.said_birth_date = None
-    return c.reply("I'm sorry, that doesn't match our records. Could you say your date of birth again?",
-                   "date_of_birth", c.flow)
+    # ask for both again: either could have been misheard, and saying which one was wrong would leak
+    c.said_name, c.said_birth_date = None, None
+    return c.reply("I'm sorry, that doesn't match our records. Could you say your full name and date of birth "
+                   "again?", "name", c.flow)
 
 
 def _matches(p: patients.Patient, first: str, last: str | None, birth) -> bool:

@@ -27,6 +27,7 @@ log = logging.getLogger("dentra.voice")
 
 FILLER = "One moment, let me check that."
 FILLER_AFTER_S = 0.7  # longer than this without a reply and the caller hears the filler
+DRAIN_S = 0.3  # what the SIP stack still holds to play when the last frame was queued, and some margin
 KEYPAD_GAP_S = 1.5  # keys pressed closer together than this are one answer (a birth date, a number)
 
 
@@ -127,6 +128,7 @@ class CallRun:
 
     async def _hangup(self) -> None:
         if not self.line.ended.is_set():
+            await asyncio.sleep(DRAIN_S)  # the last frames of the goodbye are still in the stack's buffer
             await self.line.hangup()
 
     # ---- listening ----
@@ -180,12 +182,17 @@ class CallRun:
     async def _transcribe(self, event) -> str:
         samples = np.frombuffer(event.audio, dtype=np.int16)
         started = time.monotonic()
-        transcript = await asyncio.to_thread(self.stages.transcriber.transcribe, samples, prompt=self.stages.prompt)
+        transcript = await asyncio.to_thread(self.stages.transcriber.transcribe, samples, prompt=self._prompt())
         timing = TurnTiming(transcript.text, (time.monotonic() - started) * 1000, 0.0)
         heard_at = self.frame_times[min(event.last_voiced_frame, len(self.frame_times) - 1)]
         self._pending_reply_clock = (heard_at + FRAME_MS / 1000, timing)
         self.timings.append(timing)
         return transcript.text
+
+    def _prompt(self) -> str:
+        """The clinic's words, plus the names of whoever caller ID suggests (Whisper then spells them right)."""
+        names = " ".join(p.full_name for p in self.conversation.candidates)
+        return f"{names}. {self.stages.prompt}" if names else self.stages.prompt
 
     # ---- thinking and speaking ----
 

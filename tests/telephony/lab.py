@@ -113,6 +113,7 @@ class Peer:
 
     def __init__(self, workdir: Path, user: str, *, host: str = "127.0.0.1", registrar: Kamailio | None = None,
                  codecs: tuple[str, ...] = ("pcmu",), play: Path | None = None, auto_answer: bool = False,
+                 interactive: bool = False,
                  transfer_policy: str = "auto", register: bool = True):
         self.user, self.host, self.port = user, host, free_port(host)
         self.record_dir = workdir / f"peer-{user}-{self.port}"
@@ -128,6 +129,7 @@ class Peer:
         self.send("start", user=user, host=host, port=self.port, password=PASSWORD if registrar else "",
                   domain=registrar.address if registrar else host, register=register and registrar is not None,
                   codecs=list(codecs), play=str(play) if play else None, auto_answer=auto_answer,
+                  interactive=interactive,
                   record_dir=str(self.record_dir), transfer_policy=transfer_policy)
         self.expect("ready", timeout=15)
 
@@ -162,6 +164,27 @@ class Peer:
                 raise AssertionError(f"peer {self.user}: {got} while waiting for {event!r}")
             if got["event"] == event and all(got.get(k) == v for k, v in match.items()):
                 return got
+
+    def expect_any(self, names: tuple[str, ...], timeout: float = 10) -> dict:
+        """The next event whose name is one of `names`."""
+        deadline = time.monotonic() + timeout
+        while True:
+            got = self.expect_next(deadline - time.monotonic())
+            if got["event"] in names:
+                return got
+
+    def expect_next(self, timeout: float) -> dict:
+        try:
+            got = self.events.get(timeout=max(timeout, 0))
+        except queue.Empty:
+            raise AssertionError(f"peer {self.user}: no event within the time left; saw {self.seen[-20:]}") from None
+        self.seen.append(got)
+        if got["event"] in ("error", "exited"):
+            raise AssertionError(f"peer {self.user}: {got}")
+        return got
+
+    async def wait_any(self, names: tuple[str, ...], timeout: float = 10) -> dict:
+        return await asyncio.to_thread(self.expect_any, names, timeout)
 
     async def wait(self, event: str, timeout: float = 10, **match) -> dict:
         """`expect` for async tests: the blocking wait runs in a worker thread."""

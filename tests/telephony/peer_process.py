@@ -4,7 +4,9 @@ Run as `python peer_process.py`; each stdin line is a command (`start`, `dial`, 
 `quit`) and each stdout line an event (`ready`, `registered`, `incoming`, `established`, `dtmf`,
 `closed`, ...). baresip allows one runtime per process, which is why a peer needs its own.
 Audio: the peer sends `play` (a WAV file) on every established call, then silence, and records
-what it hears to `<record_dir>/call-<n>.wav` at the call's receive rate.
+what it hears to `<record_dir>/call-<n>.wav` at the call's receive rate. `say` (a WAV file) adds
+more to send on the current call; with `interactive`, the peer reports `quiet` each time the other
+side has spoken and then stayed silent for a second, the cue a person waits for before answering.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ class Peer:
         # ua.dial() returns after its call's first events: a quick 4xx can close the call before
         # the Call object listens, so closes are also caught here, by handle.
         self.closed: dict[int, str] = {}
+        self.to_say: list[tuple[np.ndarray, int]] = []  # audio queued for the current call, at its own rate
 
     async def start(self, o: dict) -> None:
         self.options = o
@@ -110,9 +113,11 @@ class Peer:
             return
         emit("established", call=number, peer=call.peer)
         play = self.options.get("play")
-        source, source_rate = read_wav(play) if play else (np.zeros(0, np.int16), 8000)
+        if play:
+            self.to_say.append(read_wav(play))
         sent, received, rx_rate = 0, bytearray(), 0
-        wire = None
+        wire = np.zeros(0, np.int16)
+        listener = QuietListener(number) if self.options.get("interactive") else None
         while not closed.is_set():
             try:
                 info = call.audio.info()
@@ -122,12 +127,16 @@ class Peer:
                     if info.rx_channels == 2:
                         chunk = np.frombuffer(chunk, "<i2")[::2].tobytes()
                     received += chunk
+                    if listener:
+                        listener.hear(chunk, rx_rate, speaking=sent < len(wire))
                 if info.tx_ready:
-                    if wire is None or wire[1] != info.tx_sample_rate:
-                        wire = (resample(source, source_rate, info.tx_sample_rate), info.tx_sample_rate)
+                    while self.to_say:
+                        samples, rate = self.to_say.pop(0)
+                        wire = np.concatenate([wire[sent:], resample(samples, rate, info.tx_sample_rate)])
+                        sent = 0
                     frame = info.tx_sample_rate // 50 * info.tx_channels * 2
-                    if info.tx_buffered < 3 * frame and sent < len(wire[0]):
-                        samples = wire[0][sent : sent + info.tx_sample_rate // 50]
+                    if info.tx_buffered < 3 * frame and sent < len(wire):
+                        samples = wire[sent : sent + info.tx_sample_rate // 50]
                         sent += len(samples)
                         if info.tx_channels == 2:
                             samples = np.repeat(samples, 2)
@@ -152,6 +161,8 @@ class Peer:
         name = c["cmd"]
         if name == "start":
             await self.start(c)
+        elif name == "say":
+            self.to_say.append(read_wav(c["wav"]))
         elif name == "dial":
             await self.dial(c["uri"])
         elif name == "dtmf":
@@ -174,6 +185,29 @@ class Peer:
             await asyncio.wait(self.pumps, timeout=5)
         if self.runtime is not None:
             await self.runtime.close()
+
+
+class QuietListener:
+    """Notices when the other side has said something and then been quiet for a second."""
+
+    QUIET_S = 1.0
+    SPEECH_DBFS = -35.0
+
+    def __init__(self, number: int):
+        self.number, self.heard_speech, self.quiet_s = number, False, 0.0
+
+    def hear(self, chunk: bytes, rate: int, speaking: bool) -> None:
+        samples = np.frombuffer(chunk, "<i2").astype(np.float64)
+        if not len(samples) or not rate:
+            return
+        level = 20 * np.log10(max(np.sqrt(np.mean(samples**2)), 1.0) / 32768)
+        if level > self.SPEECH_DBFS:
+            self.heard_speech, self.quiet_s = True, 0.0
+            return
+        self.quiet_s += len(samples) / rate
+        if self.heard_speech and self.quiet_s >= self.QUIET_S and not speaking:
+            self.heard_speech = False
+            emit("quiet", call=self.number)
 
 
 async def main() -> None:
