@@ -230,7 +230,8 @@ def test_garbled_config(tiny_copy):
 
 
 def test_from_config(config, tmp_path, tiny_copy):
-    assert Transcriber.from_config(config, tmp_path) is None  # [models] stt = "": no speech recognition
+    no_stt = dataclasses.replace(config, models=dataclasses.replace(config.models, stt=""))
+    assert Transcriber.from_config(no_stt, tmp_path) is None  # [models] stt = "": no speech recognition
     models = dataclasses.replace(config.models, stt="whisper-tiny.en")
     with pytest.raises(ModelMissing) as err:
         Transcriber.from_config(dataclasses.replace(config, models=models), tmp_path)

@@ -156,7 +156,8 @@ def test_garbled_voice_settings(voice_copy):
 def test_from_config(config, tmp_path, voice_copy):
     import dataclasses
 
-    assert Speaker.from_config(config, tmp_path) is None
+    no_tts = dataclasses.replace(config, models=dataclasses.replace(config.models, tts=""))
+    assert Speaker.from_config(no_tts, tmp_path) is None
     models = dataclasses.replace(config.models, tts="piper-en_US-joe-medium")
     cfg = dataclasses.replace(config, models=models)
     with pytest.raises(ModelMissing) as err:
