@@ -314,16 +314,22 @@ def _refuse_unpinned(entry: ModelEntry, f: ModelFile) -> None:
                          code="model-unpinned")
 
 
-def fetch(entry: ModelEntry, models_dir: Path, *, progress_for: Callable[[str, int], Progress] | None = None,
-          timeout_s: float = 30.0, log: Callable[[str], None] = lambda _: None) -> int:
-    """Download the entry's files that are missing or wrong; returns how many were downloaded."""
-    downloaded = 0
+def _to_install(entry: ModelEntry, models_dir: Path, log: Callable[[str], None]):
+    """(file, destination) for each of the entry's files that is missing or wrong; pinned ones only."""
     for f in entry.files:
         dest = entry.target(models_dir, f)
         if check_file(entry, f, dest) is None:
             log(f"{entry.name}/{f.file}: already installed and verified")
             continue
         _refuse_unpinned(entry, f)
+        yield f, dest
+
+
+def fetch(entry: ModelEntry, models_dir: Path, *, progress_for: Callable[[str, int], Progress] | None = None,
+          timeout_s: float = 30.0, log: Callable[[str], None] = lambda _: None) -> int:
+    """Download the entry's files that are missing or wrong; returns how many were downloaded."""
+    downloaded = 0
+    for f, dest in _to_install(entry, models_dir, log):
         if not f.url:
             raise ModelError(f"{f.file} (model {entry.name}) has no url in the manifest; "
                              "use `dentra models import DIR`", code="model-download-failed")
@@ -355,12 +361,7 @@ def import_from(entry: ModelEntry, source_dir: Path, models_dir: Path, *,
                 log: Callable[[str], None] = lambda _: None) -> int:
     """Copy the entry's files from `source_dir`, verifying each; returns how many were copied."""
     copied = 0
-    for f in entry.files:
-        dest = entry.target(models_dir, f)
-        if check_file(entry, f, dest) is None:
-            log(f"{entry.name}/{f.file}: already installed and verified")
-            continue
-        _refuse_unpinned(entry, f)
+    for f, dest in _to_install(entry, models_dir, log):
         found = candidates(entry, f, source_dir)
         if not found:
             raise ModelMissing(f"{source_dir}: {f.file} of model {entry.name} is not there (looked in "
