@@ -7,6 +7,7 @@ waiting like a person for the box to finish talking, and records everything it h
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from pathlib import Path
@@ -78,6 +79,11 @@ def recall(said: str, heard: str) -> float:
     return sum(w in squashed for w in words) / max(len(words), 1)
 
 
+def call_closed(data_dir: Path) -> bool:
+    with Store.open(data_dir) as store:
+        return store.conn.execute("SELECT COUNT(*) FROM calls WHERE ended_at IS NOT NULL").fetchone()[0] > 0
+
+
 def last_box_line(data_dir: Path) -> dict | None:
     with Store.open(data_dir) as store:
         said = [e for e in events.since(store) if e.type == "box-said"]
@@ -130,3 +136,63 @@ def test_a_patient_books_a_cleaning_by_voice(config, clinic, stages, pbx, peers,
     latencies = [t.voice_to_voice_s for t in run_.timings if t.voice_to_voice_s is not None]
     assert len(latencies) >= 5  # every caller turn got a spoken reply
     print(json.dumps({"voice_to_voice_s": [round(x, 2) for x in latencies]}))
+
+
+def test_keypad_zero_puts_the_caller_through_to_the_front_desk(config, clinic, stages, pbx, peers, sip_password):
+    """A key press travels as DTMF into the call's turns, and the hand-off is a real transfer to ext 101."""
+    async def body():
+        async with SipAgent(box_settings(pbx, codecs=("g722", "pcmu"))) as agent:
+            await agent.wait_status("registered", timeout=15)
+            service = AnsweringService(config, clinic, None, stages, Understander(config),
+                                       clock=Clock(config.tz, fixed=DEMO_NOW))
+            agent.on_call(service.handle)
+            desk = await asyncio.to_thread(peers, "101", registrar=pbx, auto_answer=True)
+            caller = await asyncio.to_thread(peers, "200", registrar=pbx, codecs=("g722", "pcmu"), interactive=True)
+            caller.send("dial", uri=f"sip:250@{pbx.address}")
+            await caller.wait("quiet", timeout=60)  # the greeting has been said
+            caller.send("dtmf", digits="0")
+            await caller.wait("transfer-call", timeout=60, peer=f"sip:101@{pbx.address}")
+            await desk.wait("established", timeout=20)
+            return service
+
+    service = run(body(), timeout=180)
+    [call_id] = service.runs
+    with Store.open(clinic) as store:
+        call = store.conn.execute("SELECT * FROM calls WHERE call_id = ?", (call_id,)).fetchone()
+        said = [(e.type, e.payload) for e in events.since(store) if e.call_id == call_id]
+    assert call["outcome"] == "transferred"
+    assert ("caller-said", "<dtmf 0>") in [(kind, p.get("text")) for kind, p in said]
+    transferred = [p for kind, p in said if kind == "call-transferred"]
+    assert transferred == [{"to": "101"}]
+
+
+def test_a_caller_who_hangs_up_mid_sentence_leaves_a_clean_record(config, clinic, stages, pbx, peers, sip_password,
+                                                                 tmp_path):
+    async def body():
+        async with SipAgent(box_settings(pbx)) as agent:
+            await agent.wait_status("registered", timeout=15)
+            service = AnsweringService(config, clinic, None, stages, Understander(config),
+                                       clock=Clock(config.tz, fixed=DEMO_NOW))
+            agent.on_call(service.handle)
+            caller = await asyncio.to_thread(peers, "200", registrar=pbx, interactive=True)
+            caller.send("dial", uri=f"sip:250@{pbx.address}")
+            await caller.wait("quiet", timeout=60)
+            long_answer = "I would like to book a cleaning for my whole family, my wife, my two sons and " \
+                          "my daughter, ideally all on the same afternoon next week if that is possible"
+            caller.send("say", wav=str(spoken(stages, long_answer, tmp_path, 1)))
+            await asyncio.sleep(1.5)
+            caller.send("hangup")
+            await caller.wait("closed", timeout=20)
+            for _ in range(100):  # the box notices at once; its last write closes the call's record
+                if call_closed(clinic):
+                    break
+                await asyncio.sleep(0.1)
+            return service
+
+    service = run(body(), timeout=120)
+    [call_id] = service.runs
+    with Store.open(clinic) as store:
+        call = store.conn.execute("SELECT * FROM calls WHERE call_id = ?", (call_id,)).fetchone()
+        kinds = [e.type for e in events.since(store) if e.call_id == call_id]
+    assert call["outcome"] == "abandoned" and call["ended_at"] is not None
+    assert kinds[-1] == "call-ended" and "error" not in kinds
