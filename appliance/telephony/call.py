@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from appliance.phones import caller_part
+from appliance.phones import caller_part, last_digits
 from appliance.voice.audio import FRAME_BYTES, SAMPLE_RATE, resample
 
 # Caller ID headers in order of trust: the PBX asserts P-Asserted-Identity after its own checks,
@@ -37,9 +37,7 @@ class CallerId:
 
 def mask_number(number: str) -> str:
     """`…0125` for `+12175550125`: logs and status lines never carry a whole phone number."""
-    if not number:
-        return "(none)"
-    return "…" + number[-4:]
+    return last_digits(number) if number else "(none)"
 
 
 def caller_id(headers: dict[str, str]) -> CallerId:

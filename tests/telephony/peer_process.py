@@ -20,7 +20,7 @@ from pathlib import Path
 import baresip
 import numpy as np
 
-from appliance.voice.audio import read_wav, resample
+from appliance.voice.audio import level_dbfs, read_wav, resample
 
 POLL = 0.01
 
@@ -197,14 +197,12 @@ class QuietListener:
         self.number, self.heard_speech, self.quiet_s = number, False, 0.0
 
     def hear(self, chunk: bytes, rate: int, speaking: bool) -> None:
-        samples = np.frombuffer(chunk, "<i2").astype(np.float64)
-        if not len(samples) or not rate:
+        if not chunk or not rate:
             return
-        level = 20 * np.log10(max(np.sqrt(np.mean(samples**2)), 1.0) / 32768)
-        if level > self.SPEECH_DBFS:
+        if level_dbfs(chunk) > self.SPEECH_DBFS:
             self.heard_speech, self.quiet_s = True, 0.0
             return
-        self.quiet_s += len(samples) / rate
+        self.quiet_s += len(chunk) // 2 / rate
         if self.heard_speech and self.quiet_s >= self.QUIET_S and not speaking:
             self.heard_speech = False
             emit("quiet", call=self.number)
