@@ -7,7 +7,6 @@ the front desk and nothing is disclosed. Every check is audited (ids only).
 
 from __future__ import annotations
 
-import unicodedata
 from datetime import date
 from typing import TYPE_CHECKING
 
@@ -21,8 +20,7 @@ MAX_FAILED_CHECKS = 2
 
 
 def _fold(name: str | None) -> str:
-    plain = unicodedata.normalize("NFKD", name or "").encode("ascii", "ignore").decode()
-    return "".join(ch for ch in plain.lower() if ch.isalpha())
+    return "".join(ch for ch in patients.plain_lower(name or "") if ch.isalpha())
 
 
 def first_name_matches(patient: patients.Patient, first: str) -> bool:

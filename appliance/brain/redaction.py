@@ -14,6 +14,8 @@ import re
 import unicodedata
 from collections.abc import Iterable
 
+from appliance.store.patients import plain_lower
+
 PLACEHOLDER = re.compile(r"\[(NAME|PHONE|DOB|EMAIL|ID)_(\d+)\]")
 # what a model may send back: brackets sometimes dropped
 _LOOSE_PLACEHOLDER = re.compile(r"\[?\b(NAME|PHONE|DOB|EMAIL|ID)_(\d+)\b\]?")
@@ -110,7 +112,7 @@ _NAME_EXPECTS = {"name", "which_patient"}
 
 
 def _fold(text: str) -> str:
-    return " ".join(unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower().split())
+    return " ".join(plain_lower(text).split())
 
 
 def _is_stop(word: str, nameable_ok: bool = False) -> bool:

@@ -59,13 +59,18 @@ class Patient:
         return self.preferred_name or self.first_name
 
 
+def plain_lower(text: str) -> str:
+    """Lower case without accents ("José Núñez" -> "jose nunez"), how names are compared and indexed."""
+    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
+
+
 def name_tokens(*names: str | None) -> set[str]:
     """Lower-case, accent-free words of a name ("José Núñez-Díaz" -> jose, nunez, diaz)."""
     tokens = set()
     for name in names:
         if not name:
             continue
-        plain = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower()
+        plain = plain_lower(name)
         tokens.update(t for t in re.split(r"[^a-z0-9]+", plain) if len(t) > 1)
     return tokens
 
