@@ -180,8 +180,11 @@ class CloudLlmSettings:
 class ModelSettings:
     dir: str = note("folder holding model files; relative to the data dir", default="models")
     stt: str = note("speech recognition model name from models/manifest.toml", default="")
+    stt_wideband: str = note("speech recognition model for wideband calls (G.722, Opus: 16 kHz audio); "
+                             "empty = stt for every call", default="")
     llm: str = note("language model name from models/manifest.toml; empty = rules only", default="")
     tts: str = note("speech synthesis voice name from models/manifest.toml", default="")
+    turn: str = note("end-of-turn model name from models/manifest.toml; empty = fixed pauses only", default="")
 
 
 @dataclass(frozen=True)

@@ -25,10 +25,10 @@ from typing import Any, BinaryIO
 from appliance.errors import ModelCorrupt, ModelError, ModelMissing
 
 MANIFEST = Path(__file__).resolve().parents[1] / "models" / "manifest.toml"
-KINDS = ("llm", "stt", "tts")
+KINDS = ("llm", "stt", "tts", "turn")
 CHUNK = 1 << 20
 # A `[models] llm / tts` value with this ending names a file in the models dir directly, not a manifest entry.
-FILE_SUFFIXES = {"llm": ".gguf", "tts": ".onnx"}
+FILE_SUFFIXES = {"llm": ".gguf", "tts": ".onnx", "turn": ".onnx"}
 
 Progress = Callable[[int], None]  # called with the bytes done so far
 
@@ -63,7 +63,7 @@ class ModelEntry:
         return self.folder(models_dir) / f.file
 
     def load_path(self, models_dir: Path) -> Path:
-        """What the engine loads: the Whisper folder, the .gguf file, or the Piper .onnx file."""
+        """What the engine loads: the Whisper folder, the .gguf file, or the Piper / Smart Turn .onnx file."""
         if self.kind == "stt":
             return self.folder(models_dir)
         suffix = FILE_SUFFIXES[self.kind]
@@ -108,7 +108,8 @@ class Manifest:
         return [m for m in self.models if m.default]
 
 
-KIND_WORDS = {"llm": "language model", "stt": "speech recognition model", "tts": "voice"}
+KIND_WORDS = {"llm": "language model", "stt": "speech recognition model", "tts": "voice",
+              "turn": "end-of-turn model"}
 
 
 def _entry(path: Path, i: int, m: Any) -> ModelEntry:
@@ -155,7 +156,7 @@ def models_dir(config: Any, data_dir: str | Path) -> Path:
 
 
 def resolve(name: str, kind: str, models_dir: str | Path, manifest: Manifest | None = None) -> Path:
-    """What to load for a `[models] stt / llm / tts` value: a manifest name, or a file/folder in the models dir.
+    """What to load for a `[models] stt / llm / tts / turn` value: a manifest name, or a file/folder in the models dir.
 
     `x.gguf` (llm) and `x.onnx` (tts) name files directly; an stt name that is a folder holding
     `model.bin` names a Whisper folder directly. Anything else must be a manifest name of that kind.
@@ -425,6 +426,6 @@ def selected(manifest: Manifest, names: Iterable[str]) -> list[ModelEntry]:
 
 
 def configured(manifest: Manifest, config: Any) -> list[ModelEntry]:
-    """The manifest entries named by `[models] stt / llm / tts` (plain file names are skipped)."""
-    names = [getattr(config.models, kind) for kind in KINDS]
+    """The manifest entries named by `[models] stt / llm / tts / turn` (plain file names are skipped)."""
+    names = [config.models.stt, config.models.stt_wideband, config.models.llm, config.models.tts, config.models.turn]
     return [manifest.get(n) for n in names if n and any(m.name == n for m in manifest.models)]

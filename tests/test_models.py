@@ -115,10 +115,10 @@ def leftovers(folder: Path) -> list[str]:
 
 def test_the_real_manifest_pins_every_file():
     manifest = models.Manifest.load()
-    assert {m.kind for m in manifest.models} == {"llm", "stt", "tts"}
+    assert {m.kind for m in manifest.models} == {"llm", "stt", "tts", "turn"}
     for m in manifest.models:
         assert m.license and all(f.url.startswith("https://") and len(f.sha256) == 64 for f in m.files)
-    assert {m.kind for m in manifest.defaults()} == {"llm", "stt", "tts"}
+    assert {m.kind for m in manifest.defaults()} == {"llm", "stt", "tts", "turn"}
     base = manifest.get("whisper-base", "stt")
     assert base.load_path(Path("/m")) == Path("/m/faster-whisper-base")
     assert manifest.get("piper-en_US-joe-medium").load_path(Path("/m")) == Path("/m/piper/en_US-joe-medium.onnx")

@@ -159,6 +159,11 @@ class SipCall:
         """Call `callback(digit)` for each key the other side presses (`0-9`, `*`, `#`, `A-D`)."""
         self._dtmf.append(callback)
 
+    @property
+    def wire_rate(self) -> int | None:
+        """The sample rate of the caller's audio on the wire (8000 for G.711, 16000 for G.722), once it flows."""
+        return self._rx_conv.rate if self._rx_conv else None
+
     async def read_frame(self) -> bytes:
         """The next 20 ms of what the other side says: 640 bytes of 16 kHz mono s16le. Raises CallEnded."""
         while len(self._rx) < FRAME_BYTES:

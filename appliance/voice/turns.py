@@ -21,7 +21,8 @@ from appliance.brain.conversation import BoxLine, Conversation
 from appliance.voice.audio import FRAME_MS, is_silent, to_frames
 from appliance.voice.stt import Transcriber
 from appliance.voice.tts import PhraseCache, Speaker
-from appliance.voice.vad import Endpointer, pause_for
+from appliance.voice.turn_end import TurnModel
+from appliance.voice.vad import DEFAULT_PROBE_MS, Endpointer, pause_for, probe_for
 
 log = logging.getLogger("dentra.voice")
 
@@ -35,6 +36,7 @@ class Line(Protocol):
     """What a run needs from a phone line (the SIP call, or an in-memory line in tests)."""
 
     ended: asyncio.Event
+    wire_rate: int | None  # the codec's sample rate, once audio flows
 
     async def read_frame(self) -> bytes: ...
     async def write_frame(self, frame: bytes) -> None: ...
@@ -52,6 +54,12 @@ class VoiceStages:
     speaker: Speaker
     prompt: str = ""  # the clinic's vocabulary for Whisper
     phrases: PhraseCache = field(default_factory=PhraseCache)
+    turn: TurnModel | None = None  # None: every turn waits its full pause
+    wideband: Transcriber | None = None  # for 16 kHz calls (G.722, Opus); None: `transcriber` for all
+
+    def transcriber_for(self, wire_rate: int | None) -> Transcriber:
+        """The Whisper model for a call whose codec carries `wire_rate` Hz (None: not known yet)."""
+        return self.wideband if self.wideband and wire_rate and wire_rate >= 16000 else self.transcriber
 
     def warm(self, greeting_texts: list[str]) -> None:
         """Synthesize the fixed phrases before the first call, so they play at once."""
@@ -65,7 +73,10 @@ class TurnTiming:
     heard_text: str
     stt_ms: float
     brain_ms: float
+    ended_by: str = "pause"  # what ended the caller's turn: "pause", "turn-model" or "max-length"
     voice_to_voice_s: float | None = None
+    speak_ms: float | None = None  # from the brain's reply to its first sounding frame (synthesis, queueing)
+    replied_at: float = 0.0  # monotonic time the brain's reply was ready
 
 
 class CallRun:
@@ -74,7 +85,7 @@ class CallRun:
     def __init__(self, conversation: Conversation, stages: VoiceStages, line: Line):
         self.conversation, self.stages, self.line = conversation, stages, line
         self.store = conversation.store
-        self.endpointer = Endpointer()
+        self.endpointer = Endpointer(probe_ms=DEFAULT_PROBE_MS if stages.turn else None)
         self.vad_events: asyncio.Queue = asyncio.Queue()
         self.keys: asyncio.Queue = asyncio.Queue()
         self.frame_times: list[float] = []  # monotonic time each caller frame arrived, by index
@@ -93,7 +104,7 @@ class CallRun:
             line = self.conversation.start()
             await self._say(line)
             while not self._over(line):
-                heard = await self._listen(pause_for(line.expects))
+                heard = await self._listen(line.expects)
                 if heard is None:
                     break
                 line = await self._think(heard)
@@ -150,24 +161,56 @@ class CallRun:
             self._hung_up.set()
             self.vad_events.put_nowait(None)
 
-    async def _listen(self, pause_ms: int) -> str | None:
-        """The caller's next turn as text ('' = they said nothing), or None when they hung up."""
-        self.endpointer.listen(pause_ms)
-        while True:
-            key_wait = asyncio.create_task(self.keys.get())
-            vad_wait = asyncio.create_task(self.vad_events.get())
-            done, pending = await asyncio.wait({key_wait, vad_wait}, return_when=asyncio.FIRST_COMPLETED)
-            for task in pending:
+    async def _listen(self, expects: str) -> str | None:
+        """The caller's next turn as text ('' = they said nothing), or None when they hung up.
+
+        At a short pause the turn model is asked whether the caller is done while Whisper already
+        transcribes what they said; a "yes" ends the turn there, otherwise the full pause decides
+        (and the early transcript is used if the caller said nothing more).
+        """
+        self.endpointer.listen(pause_for(expects), probe_for(expects))
+        early: _EarlyTurn | None = None
+        waits: dict[asyncio.Task, tuple[str, _EarlyTurn | None]] = {}
+        try:
+            while True:
+                kinds = {kind for kind, _ in waits.values()}
+                if "key" not in kinds:
+                    waits[asyncio.create_task(self.keys.get())] = ("key", None)
+                if "vad" not in kinds:
+                    waits[asyncio.create_task(self.vad_events.get())] = ("vad", None)
+                done, _ = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    kind, asked = waits.pop(task)
+                    if kind == "key":
+                        return await self._keypad(task.result())
+                    if kind == "turn":  # a verdict on a pause the caller may have talked on after
+                        end = self.endpointer.end_turn(asked.last_voiced) if task.result() else None
+                        if end is not None:
+                            return await self._heard(end, asked)
+                        continue
+                    event = task.result()
+                    if event is None:
+                        return None
+                    if event.type == "no-input":
+                        return ""
+                    if event.type == "speech-pause":
+                        early = self._early_turn(event)
+                        if early.turn_done:
+                            waits[early.turn_done] = ("turn", early)
+                    if event.type == "speech-end":
+                        return await self._heard(event, early if early and early.last_voiced ==
+                                                 event.last_voiced_frame else None)
+        finally:
+            for task in waits:
                 task.cancel()
-            if key_wait in done:
-                return await self._keypad(key_wait.result())
-            event = vad_wait.result()
-            if event is None:
-                return None
-            if event.type == "no-input":
-                return ""
-            if event.type == "speech-end":
-                return await self._transcribe(event)
+
+    def _early_turn(self, pause) -> _EarlyTurn:
+        """Start transcribing at the caller's pause, and ask the turn model (if any) whether they are done."""
+        samples = np.frombuffer(pause.audio, dtype=np.int16)
+        transcript = asyncio.create_task(asyncio.to_thread(self._transcriber().transcribe, samples,
+                                                           prompt=self._prompt()))
+        done = asyncio.create_task(asyncio.to_thread(self.stages.turn.complete, samples)) if self.stages.turn else None
+        return _EarlyTurn(pause.last_voiced_frame, transcript, done)
 
     async def _keypad(self, first: str) -> str:
         digits = first
@@ -179,15 +222,20 @@ class CallRun:
         self.endpointer.reset()
         return f"<dtmf {digits}>"
 
-    async def _transcribe(self, event) -> str:
-        samples = np.frombuffer(event.audio, dtype=np.int16)
-        started = time.monotonic()
-        transcript = await asyncio.to_thread(self.stages.transcriber.transcribe, samples, prompt=self._prompt())
-        timing = TurnTiming(transcript.text, (time.monotonic() - started) * 1000, 0.0)
-        heard_at = self.frame_times[min(event.last_voiced_frame, len(self.frame_times) - 1)]
+    async def _heard(self, end, early: _EarlyTurn | None) -> str:
+        """The text of a finished utterance: the early transcript when it covered the same audio."""
+        samples = np.frombuffer(end.audio, dtype=np.int16)
+        transcribing = early.transcript if early else asyncio.to_thread(
+            self._transcriber().transcribe, samples, prompt=self._prompt())
+        transcript = await transcribing
+        timing = TurnTiming(transcript.text, transcript.ms, 0.0, end.reason)
+        heard_at = self.frame_times[min(end.last_voiced_frame, len(self.frame_times) - 1)]
         self._pending_reply_clock = (heard_at + FRAME_MS / 1000, timing)
         self.timings.append(timing)
         return transcript.text
+
+    def _transcriber(self) -> Transcriber:
+        return self.stages.transcriber_for(self.line.wire_rate)
 
     def _prompt(self) -> str:
         """The clinic's words, plus the names of whoever caller ID suggests (Whisper then spells them right)."""
@@ -205,7 +253,9 @@ class CallRun:
             await self._play(self.stages.phrases.speak(self.stages.speaker, FILLER), interruptible=False)
         line = await reply
         if self._pending_reply_clock:
-            self._pending_reply_clock[1].brain_ms = (time.monotonic() - started) * 1000
+            timing = self._pending_reply_clock[1]
+            timing.replied_at = time.monotonic()
+            timing.brain_ms = (timing.replied_at - started) * 1000
         return line
 
     async def _say(self, line: BoxLine) -> None:
@@ -220,18 +270,24 @@ class CallRun:
         """Play sentence by sentence; returns False when the caller talked over the box (barge-in)."""
         self.endpointer.barge_in = interruptible
         iterator = iter(sentences)
-        while True:
-            chunk = await asyncio.to_thread(next, iterator, None)
-            if chunk is None:
-                return True
-            for frame in to_frames(chunk[1]):
-                if self.line.ended.is_set():
-                    return False
-                if interruptible and self._caller_started():
-                    self.line.flush_playback()
-                    return False
-                await self.line.write_frame(frame)
-                self._mark_reply_start(frame)
+        upcoming = asyncio.ensure_future(asyncio.to_thread(next, iterator, None))
+        try:
+            while True:
+                chunk = await upcoming
+                if chunk is None:
+                    return True
+                # the next sentence is synthesized while this one plays, so there is no gap between them
+                upcoming = asyncio.ensure_future(asyncio.to_thread(next, iterator, None))
+                for frame in to_frames(chunk[1]):
+                    if self.line.ended.is_set():
+                        return False
+                    if interruptible and self._caller_started():
+                        self.line.flush_playback()
+                        return False
+                    await self.line.write_frame(frame)
+                    self._mark_reply_start(frame)
+        finally:
+            upcoming.cancel()  # a sentence no one will hear (barge-in, hang-up)
 
     def _caller_started(self) -> bool:
         return self.endpointer.in_speech
@@ -239,9 +295,20 @@ class CallRun:
     def _mark_reply_start(self, frame: bytes) -> None:
         if self._pending_reply_clock and not is_silent(frame):
             heard_at, timing = self._pending_reply_clock
-            timing.voice_to_voice_s = time.monotonic() - heard_at
+            now = time.monotonic()
+            timing.voice_to_voice_s = now - heard_at
+            timing.speak_ms = (now - timing.replied_at) * 1000 if timing.replied_at else None
             self._pending_reply_clock = None
 
     def _emit(self, kind: str, **payload) -> None:
         with self.store.write():
             events.emit(self.store, kind, self.conversation.call_id, **payload)
+
+
+@dataclass
+class _EarlyTurn:
+    """Work started at the caller's pause: the transcript so far, and the turn model's verdict."""
+
+    last_voiced: int
+    transcript: asyncio.Task
+    turn_done: asyncio.Task | None

@@ -24,6 +24,17 @@ PAUSE_FOR_EXPECTS = {
     "which_patient": 1000,
     "preferred_time": 1000,
 }
+# With a turn model the endpointer asks it after a short pause (a speech-pause event). Answers the
+# box asked for have pauses inside them ("April 18th, ... 1972"; digit groups) that a finished-
+# sounding fragment can precede, so for those it asks only after a longer pause.
+DEFAULT_PROBE_MS = 200
+PROBE_FOR_EXPECTS = {
+    "date_of_birth": 600,
+    "phone": 700,
+    "name": 500,
+    "which_patient": 500,
+    "preferred_time": 500,
+}
 # Frames at or below this are digital silence (a muted line, silence suppression): they are never
 # speech and say nothing about the line's noise floor.
 _DIGITAL_SILENCE_DBFS = -90.0
@@ -32,6 +43,11 @@ _DIGITAL_SILENCE_DBFS = -90.0
 def pause_for(expects: str) -> int:
     """Return the end-of-turn pause in ms for what the box just asked for (the brain's `expects`)."""
     return PAUSE_FOR_EXPECTS.get(expects, DEFAULT_PAUSE_MS)
+
+
+def probe_for(expects: str) -> int:
+    """Return the pause in ms after which to ask the turn model, for what the box just asked for."""
+    return PROBE_FOR_EXPECTS.get(expects, DEFAULT_PROBE_MS)
 
 
 @dataclass(frozen=True)
@@ -56,8 +72,21 @@ class SpeechEnd:
     duration_ms: int  # length of `audio`
     speech_ms: int  # first to last voiced frame
     pause_ms: int  # the end-of-turn pause that was in force
-    reason: str  # "pause" or "max-length"
+    reason: str  # "pause", "turn-model" or "max-length"
     type: str = field(default="speech-end", init=False)
+
+
+@dataclass(frozen=True)
+class SpeechPause:
+    """The caller paused `probe_ms` into an utterance: the audio so far, for an early end-of-turn check.
+
+    Ask the turn model; if it says the caller is done, `Endpointer.end_turn()` ends the turn now
+    with exactly this audio, instead of waiting the full pause."""
+
+    frame: int
+    audio: bytes = field(repr=False)
+    last_voiced_frame: int
+    type: str = field(default="speech-pause", init=False)
 
 
 @dataclass(frozen=True)
@@ -78,7 +107,7 @@ class MaxLength:
     type: str = field(default="max-length", init=False)
 
 
-Event = SpeechStart | SpeechEnd | NoInput | MaxLength
+Event = SpeechStart | SpeechPause | SpeechEnd | NoInput | MaxLength
 
 
 def _frames(ms: int) -> int:
@@ -86,9 +115,10 @@ def _frames(ms: int) -> int:
 
 
 class Endpointer:
-    """Turn 20 ms frames into speech-start / speech-end / no-input / max-length events."""
+    """Turn 20 ms frames into speech-start / speech-pause / speech-end / no-input / max-length events."""
 
     def __init__(self, aggressiveness: int = 2, start_frames: int = 3, end_pause_ms: int = DEFAULT_PAUSE_MS,
+                 probe_ms: int | None = None,
                  max_utterance_ms: int = 30000, no_input_ms: int = 8000, preroll_ms: int = 200,
                  tail_ms: int = 200, gate_dbfs: float = -45.0, barge_in_gate_dbfs: float = -38.0,
                  floor_margin_db: float = 8.0, floor_window_ms: int = 1500):
@@ -96,6 +126,9 @@ class Endpointer:
         # 3 voiced frames (60 ms) keep a click from starting a turn yet let barge-in fire within 100 ms.
         self.start_frames = start_frames
         self.end_pause_ms = end_pause_ms
+        # None = no speech-pause events (fixed pauses only); a turn model asks for them.
+        self.probe_ms = probe_ms
+        self._turn_probe_ms = probe_ms
         self.max_utterance_ms = max_utterance_ms
         self.no_input_ms = no_input_ms
         self.tail_frames = _frames(tail_ms) if tail_ms else 0
@@ -117,13 +150,16 @@ class Endpointer:
         self._run = 0
         self._utterance: list[bytes] | None = None
         self._start_frame = self._onset = self._last_voiced = 0
-        self._pause_ms = self.end_pause_ms
+        self._pause_ms, self._turn_probe_ms = self.end_pause_ms, self.probe_ms
         self._waited: int | None = None  # frames since listen(), while armed
 
-    def listen(self, pause_ms: int | None = None) -> None:
-        """Arm for the caller's turn: the box has stopped speaking; start the no-input wait and set the pause."""
+    def listen(self, pause_ms: int | None = None, probe_ms: int | None = None) -> None:
+        """Arm for the caller's turn: the box has stopped speaking; start the no-input wait and set the pause
+        (and, when probing is on, the pause before speech-pause) for this turn."""
         self.barge_in = False
         self._pause_ms = self.end_pause_ms if pause_ms is None else pause_ms
+        if self.probe_ms is not None and probe_ms is not None:
+            self._turn_probe_ms = probe_ms
         # A caller who barged in is already talking: no silence to wait for, only the pause to apply.
         self._waited = None if self._utterance is not None else 0
 
@@ -156,8 +192,11 @@ class Endpointer:
         self._utterance.append(frame)
         if voiced:
             self._last_voiced = i
-        if (i - self._last_voiced) * FRAME_MS >= self._pause_ms:
+        silent_ms = (i - self._last_voiced) * FRAME_MS
+        if silent_ms >= self._pause_ms:
             return [self._finish(i, "pause")]
+        if silent_ms == self._probe_at():
+            return [SpeechPause(i, self._audio_until(i), self._last_voiced)]
         utterance_ms = (i - self._onset + 1) * FRAME_MS
         if utterance_ms >= self.max_utterance_ms:
             return [MaxLength(i, utterance_ms), self._finish(i, "max-length")]
@@ -180,14 +219,31 @@ class Endpointer:
                 return [NoInput(i, self.no_input_ms)]
         return []
 
-    def _finish(self, i: int, reason: str) -> SpeechEnd:
+    def _probe_at(self) -> int | None:
+        """Silence (ms, a whole number of frames) after which to emit speech-pause, or None."""
+        if self._turn_probe_ms is None:
+            return None
+        return _frames(self._turn_probe_ms) * FRAME_MS
+
+    def end_turn(self, last_voiced_frame: int) -> SpeechEnd | None:
+        """End the utterance now (the turn model said the caller is done), if they have not spoken since
+        the speech-pause for `last_voiced_frame`; None when the caller went on talking or the turn ended."""
+        if self._utterance is None or self._last_voiced != last_voiced_frame:
+            return None
+        return self._finish(self.frame_index, "turn-model")
+
+    def _audio_until(self, i: int) -> bytes:
         # Keep a short tail after the last voiced frame: a trailing consonant decays below the gate.
-        end = i if reason == "max-length" else min(i, self._last_voiced + self.tail_frames)
-        audio = b"".join(self._utterance[: end - self._start_frame + 1])
+        end = min(i, self._last_voiced + self.tail_frames)
+        return b"".join(self._utterance[: end - self._start_frame + 1])
+
+    def _finish(self, i: int, reason: str) -> SpeechEnd:
+        audio = b"".join(self._utterance) if reason == "max-length" else self._audio_until(i)
         event = SpeechEnd(i, audio, self._start_frame, self._onset, self._last_voiced,
                           len(audio) // (FRAME_BYTES // FRAME_MS), (self._last_voiced - self._onset + 1) * FRAME_MS,
                           self._pause_ms, reason)
         # The per-question pause was for this turn only; the next question sets its own.
-        self._utterance, self._run, self._pause_ms = None, 0, self.end_pause_ms
+        self._utterance, self._run = None, 0
+        self._pause_ms, self._turn_probe_ms = self.end_pause_ms, self.probe_ms
         self._recent.clear()
         return event

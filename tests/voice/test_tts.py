@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from appliance.errors import ModelCorrupt, ModelMissing
-from appliance.voice.audio import SAMPLE_RATE, level_dbfs
+from appliance.voice.audio import FRAME_MS, SAMPLE_RATE, level_dbfs, to_frames
 from appliance.voice.demo_models import joe_voice
 from appliance.voice.tts import PhraseCache, Speaker, sentences, spoken_form
 from tests.voice.conftest import VOICE_REPORT
@@ -78,6 +78,28 @@ def test_speak_yields_16k_sentences_one_at_a_time(piper_speaker, monkeypatch):
         total_s += seconds
     VOICE_REPORT.append(f"Piper first audio {first_ms:.0f} ms for {first_sentence!r} "
                         f"({len(first_audio) / SAMPLE_RATE:.2f} s of audio); whole reply {total_s:.2f} s")
+
+
+def test_a_long_first_sentence_starts_with_its_first_clause(piper_speaker, monkeypatch):
+    made = []
+    monkeypatch.setattr(piper_speaker, "synthesize", lambda s: made.append(s) or np.ones(1600, np.int16))
+    reply = "Okay Ann, I have Tuesday the 24th at 9 with Dr. Chen, or Wednesday at 2. Which one works?"
+    assert [s for s, _ in piper_speaker.speak(reply)] == made == [
+        "Okay Ann, I have Tuesday the 24th at 9 with Dr. Chen,", "or Wednesday at 2.", "Which one works?"]
+    made.clear()
+    short = "Okay, Ann. Which day works for you?"  # a short first sentence, and a comma too early to cut at
+    assert [s for s, _ in piper_speaker.speak(short)] == ["Okay, Ann.", "Which day works for you?"]
+    assert [s for s, _ in piper_speaker.speak("Thanks for calling Bright Smile Dental in Springfield, Ann.")] \
+        == ["Thanks for calling Bright Smile Dental in Springfield, Ann."]  # too little left after the comma
+
+
+def test_silence_around_a_sentence_is_trimmed_to_one_natural_pause(piper_speaker):
+    # Piper puts about 0.4 s of silence before this one: the caller would wait through it
+    audio = piper_speaker.synthesize("December 3rd at 1 PM with Ana Rivera at Bright Smile Downtown.")
+    sounding = [level_dbfs(f) > -50 for f in to_frames(audio)]
+    assert sounding.index(True) * FRAME_MS <= 40
+    assert 100 <= sounding[::-1].index(True) * FRAME_MS <= 220
+    assert 3.0 < len(audio) / SAMPLE_RATE < 5.0
 
 
 def test_speech_energy_stays_in_the_telephone_band(piper_speaker):

@@ -6,7 +6,18 @@ import numpy as np
 import pytest
 
 from appliance.voice.audio import FRAME_MS, FRAME_SAMPLES, to_frames
-from appliance.voice.vad import DEFAULT_PAUSE_MS, Endpointer, MaxLength, NoInput, SpeechEnd, SpeechStart, pause_for
+from appliance.voice.vad import (
+    DEFAULT_PAUSE_MS,
+    DEFAULT_PROBE_MS,
+    Endpointer,
+    MaxLength,
+    NoInput,
+    SpeechEnd,
+    SpeechPause,
+    SpeechStart,
+    pause_for,
+    probe_for,
+)
 from tests.voice.sounds import click, mix, noise, silence
 
 BOOK = "I'd like to book a cleaning"
@@ -151,6 +162,58 @@ def test_a_600_ms_pause_mid_sentence_stays_one_turn_at_700_and_splits_at_400(spe
     assert abs(two[1].last_voiced_frame - last_frame_of(500, first)) <= 2
     assert abs(two[2].onset_frame - (500 + len(first) / 16 + 600) / FRAME_MS) <= 2
     assert abs(two[3].speech_ms - len(second) / 16) <= 60
+
+
+def test_a_probe_gives_one_speech_pause_per_silence_with_the_audio_a_pause_end_would_give(speaker):
+    pair = speaker.with_pause("my number is two one seven", "five five five", 600)
+    x = on_line(silence(500), pair, silence(1500))
+    ep = Endpointer(end_pause_ms=700, probe_ms=200)
+    events = feed(ep, x)
+    # one probe in the 600 ms mid-sentence pause, one after the end; then the full pause ends the turn
+    assert types(events) == ["speech-start", "speech-pause", "speech-pause", "speech-end"]
+    mid, last, end = events[1:]
+    assert mid.frame == mid.last_voiced_frame + 10 and last.frame == last.last_voiced_frame + 10
+    assert mid.last_voiced_frame < last.last_voiced_frame == end.last_voiced_frame
+    assert last.audio == end.audio and len(mid.audio) < len(end.audio)
+    assert types(feed(Endpointer(end_pause_ms=700), x)) == ["speech-start", "speech-end"]  # no probe unless asked
+
+
+def test_end_turn_ends_at_the_probe_unless_the_caller_spoke_again(speaker):
+    pair = speaker.with_pause("my number is two one seven", "five five five", 600)
+    frames = to_frames(on_line(silence(500), pair, silence(1500)))
+    ep = Endpointer(end_pause_ms=700, probe_ms=200)
+    pauses, ended, stale = [], None, "not asked"
+    for frame in frames:
+        for event in ep.feed(frame):
+            if isinstance(event, SpeechPause):
+                pauses.append(event)
+                if len(pauses) == 2:
+                    ended = ep.end_turn(event.last_voiced_frame)
+        if len(pauses) == 1 and ep.frame_index == pauses[0].frame + 30:  # "five five five" has begun
+            stale = ep.end_turn(pauses[0].last_voiced_frame)
+        if ended:
+            break
+    assert stale is None  # a late verdict on the mid-sentence pause cannot cut the caller off
+    full = next(e for e in feed(Endpointer(end_pause_ms=700), frames) if isinstance(e, SpeechEnd))
+    assert ended.reason == "turn-model" and ended.audio == full.audio
+    assert ended.frame == pauses[1].frame == full.frame - 25  # 200 ms after the last voiced frame, not 700
+    assert ep.end_turn(ended.last_voiced_frame) is None and not ep.in_speech
+
+
+def test_the_probe_follows_what_the_box_asked_for_that_turn_only(speaker):
+    x = on_line(silence(500), speaker.say("April eighteenth"), silence(1500))
+    ep = Endpointer(probe_ms=DEFAULT_PROBE_MS)
+    ep.listen(pause_for("date_of_birth"), probe_for("date_of_birth"))
+    start, pause, end = feed(ep, x)
+    assert pause.frame - pause.last_voiced_frame == 600 // FRAME_MS == probe_for("date_of_birth") // FRAME_MS
+    assert end.pause_ms == 1200
+    ep.listen()
+    _start, pause, _end = feed(ep, x)
+    assert pause.frame - pause.last_voiced_frame == DEFAULT_PROBE_MS // FRAME_MS
+    assert probe_for("yes_no") == DEFAULT_PROBE_MS < min(probe_for(e) for e in ("phone", "name", "date_of_birth"))
+    quiet = Endpointer()
+    quiet.listen(1200, 600)  # probing was not turned on: a probe length alone does not start it
+    assert types(feed(quiet, x)) == ["speech-start", "speech-end"]
 
 
 def test_pause_for_what_the_box_asked():
