@@ -1,5 +1,5 @@
 """The SIP agent on loopback: kamailio as the clinic PBX, peer user agents as callers and the front desk
-(tests appliance/telephony/sip.py)."""
+(tests appliance/telephony/sip/)."""
 
 from __future__ import annotations
 

@@ -1,9 +1,4 @@
-"""The SIP edge: the box as an extension on the clinic's PBX (baresip-python; nothing else imports baresip).
-
-`SipAgent` registers (retrying with capped backoff, its `status` on show), admits inbound calls only
-from `[sip] allowed_peers`, and dials out. Each call is a `SipCall` that reads and writes the box's
-16 kHz mono 20 ms frames, whatever codec is on the wire.
-"""
+"""The box's extension on the PBX (baresip-python): register and stay registered, admit calls, dial out."""
 
 from __future__ import annotations
 
@@ -11,353 +6,34 @@ import asyncio
 import inspect
 import ipaddress
 import logging
-import os
 import re
 import socket
-import stat
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 import baresip
 
 from appliance.config import SipSettings
-from appliance.errors import AppError
 from appliance.telephony.call import (
     CALLER_ID_HEADERS,
-    BoxToWire,
     CallerId,
-    WireToBox,
     caller_id,
-    check_frame,
     mask_number,
 )
-from appliance.voice.audio import FRAME_BYTES
+from appliance.telephony.sip.calls import IncomingCall, SipCall
+from appliance.telephony.sip.common import (
+    CODECS,
+    SipError,
+    SipStatus,
+    host_port,
+    load_password,
+)
+from appliance.telephony.sip.trace import SipTrace
 
-log = logging.getLogger(__name__)
-
-# Config names -> the stack's codec specs (rates other than 8 kHz must be spelled out).
-CODECS = {"g722": "g722/16000/1", "pcmu": "pcmu", "pcma": "pcma", "opus": "opus/48000/2"}
-# The stack hands audio over in buffers we poll; 5 ms keeps the added delay well under a frame.
-POLL_S = 0.005
-# Frames queued ahead in the stack's transmit buffer: enough to ride out a late wakeup, few enough
-# that barge-in (flush_playback) and the end of a sentence stay prompt.
-TX_DEPTH_FRAMES = 3
-TRANSFER_OK = "Call transfered"  # the stack's own spelling
-
-
-class SipError(AppError):
-    """The telephony edge failed; codes: sip-start-failed, sip-password-missing, sip-password-file-invalid,
-    sip-register-failed, sip-answer-failed, sip-dial-failed, sip-transfer-failed, sip-call-ended."""
-
-    code = "sip-error"
-
-
-class CallEnded(SipError):
-    """The call is over (either side hung up, or it was transferred): no more audio either way."""
-
-    code = "sip-call-ended"
-
-
-@dataclass(frozen=True)
-class SipStatus:
-    """What the status page shows: registration `state` (unregistered, registering, registered, failed)."""
-
-    state: str
-    since: datetime
-    last_error: str = ""
-    attempts: int = 0  # failed attempts in a row
-    retry_at: datetime | None = None
-    registrar: str = ""  # empty: no PBX, direct calls on `listen`
-    extension: str = ""
-    listen: str = ""
-
-    def to_dict(self) -> dict:
-        return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in asdict(self).items()}
-
-
-def load_password(settings: SipSettings, environ: dict | None = None, file: str | Path | None = None) -> str:
-    """The SIP password from the variable named by `password_env`, else from a 0600 `file`."""
-    env = os.environ if environ is None else environ
-    if env.get(settings.password_env):
-        return env[settings.password_env]
-    if file:
-        path = Path(file)
-        try:
-            mode = path.stat().st_mode
-            text = path.read_text().strip()
-        except OSError as exc:
-            raise SipError(f"cannot read the SIP password file {path}: {exc.strerror}",
-                           "sip-password-file-invalid") from exc
-        if mode & (stat.S_IRWXG | stat.S_IRWXO):
-            raise SipError(f"the SIP password file {path} is readable by others; run `chmod 600 {path}`",
-                           "sip-password-file-invalid")
-        if text:
-            return text
-    raise SipError(f"no SIP password: set ${settings.password_env} (sip.password_env) for extension "
-                   f"{settings.extension} on {settings.registrar}", "sip-password-missing")
-
-
-def _host_port(value: str) -> tuple[str, int]:
-    host, _, port = value.rpartition(":")
-    return host.strip("[]"), int(port)
-
-
-class SipCall:
-    """One call in either direction: 16 kHz mono 20 ms frames in and out, DTMF, transfer, hang-up."""
-
-    def __init__(self, agent: SipAgent, call, party: CallerId, peer_address: str, direction: str):
-        self._agent, self._call = agent, call
-        self.party, self.peer_address, self.direction = party, peer_address, direction
-        self.call_id: str = call.call_id or ""
-        self.ended = asyncio.Event()  # set the moment the call is over, whoever ended it
-        self.end_reason = ""
-        self._local_hangup = False
-        self._rx = bytearray()
-        self._rx_conv: WireToBox | None = None
-        self._tx_conv: BoxToWire | None = None
-        self._dtmf: list[Callable[[str], object]] = []
-        call.on(self._on_stack_event)
-        call.on_dtmf(self._on_digit)
-        if call.state is baresip.CallState.CLOSED:
-            self._mark_ended("closed before the box saw it")
-
-    def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self.direction} party={self.party.masked} ended={self.ended.is_set()}>"
-
-    @property
-    def ended_by(self) -> str:
-        """`transfer`, `local` (the box hung up) or `remote` (the other side hung up or vanished); '' while live."""
-        if not self.ended.is_set():
-            return ""
-        if self.end_reason == TRANSFER_OK:
-            return "transfer"
-        return "local" if self._local_hangup else "remote"
-
-    def _on_stack_event(self, event) -> None:
-        if event.event is baresip.Event.CALL_CLOSED:
-            self._mark_ended(event.text or "")
-
-    def _mark_ended(self, reason: str) -> None:
-        if self.ended.is_set():
-            return
-        self.end_reason = reason
-        self.ended.set()
-        self._agent._forget(self)
-        log.info("%s call with %s ended (%s): %s", self.direction, self.party.masked, self.ended_by, reason)
-
-    def _on_digit(self, digit_event) -> None:
-        for callback in list(self._dtmf):
-            try:
-                callback(digit_event.digit)
-            except Exception:
-                log.exception("a DTMF callback raised; the call goes on")
-
-    def on_dtmf(self, callback: Callable[[str], object]) -> None:
-        """Call `callback(digit)` for each key the other side presses (`0-9`, `*`, `#`, `A-D`)."""
-        self._dtmf.append(callback)
-
-    @property
-    def wire_rate(self) -> int | None:
-        """The sample rate of the caller's audio on the wire (8000 for G.711, 16000 for G.722), once it flows."""
-        return self._rx_conv.rate if self._rx_conv else None
-
-    async def read_frame(self) -> bytes:
-        """The next 20 ms of what the other side says: 640 bytes of 16 kHz mono s16le. Raises CallEnded."""
-        while len(self._rx) < FRAME_BYTES:
-            if self.ended.is_set():
-                raise CallEnded(f"the call has ended: {self.end_reason}")
-            if not self._pull():
-                await asyncio.sleep(POLL_S)
-        frame = bytes(self._rx[:FRAME_BYTES])
-        del self._rx[:FRAME_BYTES]
-        return frame
-
-    def _pull(self) -> bool:
-        audio = self._call.audio
-        try:
-            info = audio.info()
-            if not info.rx_ready:
-                return False
-            conv = self._rx_conv
-            if conv is None or (conv.rate, conv.channels) != (info.rx_sample_rate, info.rx_channels):
-                conv = self._rx_conv = WireToBox(info.rx_sample_rate, info.rx_channels)
-            pcm = audio.read(max(info.rx_capacity, 4096))
-        except baresip.AudioRestarted:
-            # The stack re-INVITEs right after answering (and on any renegotiation): rebind and go on.
-            log.debug("receive audio of a call with %s renegotiated; rebinding", self.party.masked)
-            self._rx_conv = None
-            return True
-        except baresip.AudioNotActive:
-            return False
-        if not pcm:
-            return False
-        self._rx += conv.convert(pcm)
-        return True
-
-    async def write_frame(self, frame: bytes) -> None:
-        """Queue 20 ms of 16 kHz mono s16le to say; waits while the stack holds ~3 frames. Raises CallEnded."""
-        check_frame(frame)
-        audio = self._call.audio
-        while True:
-            if self.ended.is_set():
-                raise CallEnded(f"the call has ended: {self.end_reason}")
-            try:
-                info = audio.info()
-                if info.tx_ready:
-                    conv = self._tx_conv
-                    if conv is None or (conv.rate, conv.channels) != (info.tx_sample_rate, info.tx_channels):
-                        conv = self._tx_conv = BoxToWire(info.tx_sample_rate, info.tx_channels)
-                    if info.tx_buffered <= (TX_DEPTH_FRAMES - 1) * conv.frame_bytes:
-                        audio.write(conv.convert(frame))
-                        return
-            except baresip.AudioRestarted:
-                log.debug("transmit audio of a call with %s renegotiated; rebinding", self.party.masked)
-                self._tx_conv = None
-                continue
-            except baresip.AudioNotActive:
-                pass
-            await asyncio.sleep(POLL_S)
-
-    def flush_playback(self) -> None:
-        """Drop what is queued to say (barge-in): at most one frame already with the encoder still plays."""
-        try:
-            self._call.audio.flush_tx()
-        except (baresip.AudioRestarted, baresip.AudioNotActive):
-            pass
-
-    async def send_dtmf(self, digits: str) -> None:
-        """Press keys towards the other side (RTP telephone events), e.g. to work a reminder line's menu."""
-        try:
-            await self._call.send_dtmf(digits)
-        except baresip.StaleHandleError as exc:
-            raise CallEnded(f"the call has ended: {self.end_reason}") from exc
-
-    async def transfer(self, extension: str, *, timeout: float = 30.0) -> None:
-        """Blind-transfer the other side to `extension` (REFER); returns once they are connected there.
-
-        On failure the call stays up with the box and SipError(sip-transfer-failed) says why.
-        """
-        uri = self._agent._uri_for(extension, via=self.peer_address)
-        try:
-            await self._call.transfer(uri, timeout=timeout)
-        except baresip.TransferFailed as exc:
-            outcome = f"{exc.status} {exc.reason}" if exc.status else str(exc)
-            raise SipError(f"transfer to {extension} failed: {outcome} (the call stays with the box)",
-                           "sip-transfer-failed") from exc
-        except baresip.StaleHandleError as exc:
-            raise CallEnded(f"the call ended before the transfer: {self.end_reason}") from exc
-        except baresip.BaresipError as exc:
-            raise SipError(f"transfer to {extension} could not start: {exc}", "sip-transfer-failed") from exc
-        await self._wait_ended("transferred")
-        log.info("call with %s transferred to %s", self.party.masked, extension)
-
-    async def hangup(self) -> None:
-        """End the call from the box's side; returns once the stack confirms (or after 5 s)."""
-        if self.ended.is_set():
-            return
-        self._local_hangup = True
-        try:
-            await self._call.hangup()
-        except baresip.StaleHandleError:
-            pass  # crossed with the other side's own hang-up
-        except baresip.BaresipError as exc:
-            log.warning("hang-up of a call with %s: %s", self.party.masked, exc)
-        await self._wait_ended("hung up by the box")
-
-    async def _wait_ended(self, reason: str) -> None:
-        try:
-            async with asyncio.timeout(5):
-                await self.ended.wait()
-        except TimeoutError:
-            self._mark_ended(reason + " (the stack never confirmed)")
-
-
-class IncomingCall(SipCall):
-    """A ringing inbound call: `caller` is known before answering (`answer()` or `reject()` next)."""
-
-    @property
-    def caller(self) -> CallerId:
-        return self.party
-
-    async def answer(self, *, timeout: float = 10.0) -> None:
-        """Pick up and wait until the media is flowing. Raises CallEnded if the caller already gave up."""
-        try:
-            await self._call.answer()
-            await self._call.wait_established(timeout=timeout)
-        except (baresip.StaleHandleError, baresip.CallFailed) as exc:
-            if self.ended.is_set() or isinstance(exc, baresip.StaleHandleError):
-                raise CallEnded(f"the caller hung up before the box answered: {self.end_reason or exc}") from exc
-            raise SipError(f"answering {self.caller.masked} failed: {exc}", "sip-answer-failed") from exc
-        except baresip.BaresipError as exc:
-            raise SipError(f"answering {self.caller.masked} failed: {exc}", "sip-answer-failed") from exc
-        log.info("answered %s from %s", self.caller.masked, self.peer_address)
-
-    async def reject(self) -> None:
-        """Decline the call (the stack answers 486 Busy Here)."""
-        self._local_hangup = True
-        try:
-            await self._call.reject()
-        except baresip.BaresipError:
-            pass  # already gone
-        await self._wait_ended("declined by the box")
-
-
-class _SipTrace(logging.Handler):
-    """What the stack's SIP trace tells and its events do not: each INVITE's real source address, and
-    the registration expiry the PBX granted (the stack refreshes at 90% of that, not of what it asked).
-
-    Caller URIs and headers are written by the sender; the trace line `RX UDP 10.0.0.5:5060 -> ...`
-    is what the socket saw.
-    """
-
-    def __init__(self, loop: asyncio.AbstractEventLoop, contact: str):
-        super().__init__(logging.DEBUG)
-        self._loop, self._contact = loop, contact
-        self._seen: OrderedDict[str, str] = OrderedDict()
-        self._waiting: dict[str, list[asyncio.Future]] = {}
-        self.granted_expiry: int | None = None
-
-    def emit(self, record: logging.LogRecord) -> None:  # the stack's log thread
-        text = record.getMessage()
-        if not text.startswith("RX "):
-            return
-        head, _, message = text.partition("\n")
-        message = message.lstrip()
-        if message.startswith("INVITE "):
-            m = re.search(r"(?im)^(?:call-id|i)[ \t]*:[ \t]*(\S+)", message)
-            parts = head.split()
-            if m and len(parts) >= 3:
-                self._loop.call_soon_threadsafe(self._record, m.group(1), parts[2])
-        elif message.startswith("SIP/2.0 200") and re.search(r"(?im)^cseq:.*\bREGISTER\b", message):
-            ours = [line for line in message.splitlines()
-                    if re.match(r"(?i)(contact|m)\s*:", line) and self._contact in line]
-            m = re.search(r"(?i);\s*expires=(\d+)", " ".join(ours)) or re.search(r"(?im)^expires:\s*(\d+)", message)
-            if m and int(m.group(1)) > 0:
-                self.granted_expiry = int(m.group(1))  # a plain attribute store, atomic under the GIL
-
-    def _record(self, call_id: str, source: str) -> None:
-        self._seen[call_id] = source
-        while len(self._seen) > 256:
-            self._seen.popitem(last=False)
-        for future in self._waiting.pop(call_id, []):
-            if not future.done():
-                future.set_result(source)
-
-    async def source_of(self, call_id: str, timeout: float) -> str | None:
-        if call_id in self._seen:
-            return self._seen[call_id]
-        future = self._loop.create_future()
-        self._waiting.setdefault(call_id, []).append(future)
-        try:
-            async with asyncio.timeout(timeout):
-                return await future
-        except TimeoutError:
-            return None
-        finally:
-            self._waiting.pop(call_id, None)
+log = logging.getLogger("appliance.telephony.sip")
 
 
 class SipAgent:
@@ -436,10 +112,10 @@ class SipAgent:
         password = ""
         if s.registrar:
             password = self._password or load_password(s, file=self._password_file)
-        host, _port = _host_port(s.listen)
+        host, _port = host_port(s.listen)
         self._allowed = await asyncio.to_thread(_resolve_peers, s.allowed_peers)
         loop = asyncio.get_running_loop()
-        self._trace = _SipTrace(loop, contact=f"@{s.listen}")
+        self._trace = SipTrace(loop, contact=f"@{s.listen}")
         trace = logging.getLogger("baresip.native.sip")
         # The trace carries every SIP message, caller numbers included: it feeds _SipTrace only
         # and never reaches the application's logs.
@@ -612,7 +288,7 @@ class SipAgent:
         if incoming.ended.is_set():
             return
         self._calls[call.handle] = incoming
-        if source is None or not self._is_allowed(_host_port(source)[0]):
+        if source is None or not self._is_allowed(host_port(source)[0]):
             log.warning("refused a call from %s (caller %s): not in sip.allowed_peers",
                         source or "an unknown address", party.masked)
             await incoming.reject()
