@@ -280,3 +280,32 @@ def sipp(scenario: str, target: str, workdir: Path, host: str = "127.0.0.1") -> 
                            "-i", host, "-p", str(free_port(host)), "-m", "1", "-timeout", "15s", "-timeout_error",
                            "-nostdin", "-trace_msg", "-message_file", str(workdir / f"sipp-{scenario}.log")],
                           cwd=workdir, capture_output=True, text=True, timeout=30)
+
+
+def sound_left_at(closed: dict, after: float, gap_s: float = 0.4, threshold_dbfs: float = -80.0) -> float | None:
+    """When the other side's audio, still playing at `after` (time.monotonic()), stopped leaving it, per the peer.
+
+    From a peer's `closed` event: each received 20 ms frame is dated by the read that first returned
+    it (at most one poll late), the last frame carrying any of their audio before `gap_s` of line
+    silence is found, and the peer's jitter-buffer playout delay is taken off: on loopback that
+    delay is all that lies between their send and the peer's read. Any audio counts, not only loud
+    frames: a word's fading end is -50 to -70 dBFS, while the codec's rendering of silence is below
+    -85. None: their audio had already stopped.
+    """
+    timeline = json.loads(Path(closed["timeline"]).read_text())
+    samples, rate = read_wav(closed["recording"])
+    marks = np.array(timeline["marks"], dtype=np.float64).reshape(-1, 2)
+    frame = rate // 50
+    ends = np.arange(frame, len(samples) + 1, frame)  # samples received by the end of each frame
+    read_at = marks[np.minimum(np.searchsorted(marks[:, 1], ends), len(marks) - 1), 0]
+    x = samples[: len(ends) * frame].astype(np.float64).reshape(-1, frame)
+    sounding = 20 * np.log10(np.sqrt((x**2).mean(axis=1)) / 32768 + 1e-12) > threshold_dbfs
+    last, quiet_since = None, after
+    for i in np.flatnonzero(read_at >= after):
+        if sounding[i]:
+            last, quiet_since = i, read_at[i]
+        elif read_at[i] - quiet_since > gap_s:
+            break
+    if last is None:
+        return None
+    return float(read_at[last]) - (timeline["jbuf_delay_ms"] or 0) / 1000

@@ -5,8 +5,13 @@ Run as `python peer_process.py`; each stdin line is a command (`start`, `dial`, 
 `closed`, ...). baresip allows one runtime per process, which is why a peer needs its own.
 Audio: the peer sends `play` (a WAV file) on every established call, then silence, and records
 what it hears to `<record_dir>/call-<n>.wav` at the call's receive rate. `say` (a WAV file) adds
-more to send on the current call; with `interactive`, the peer reports `quiet` each time the other
+more to send on the current call; with `barge_ms` it is held until the other side has been sounding
+for that long while the peer itself is silent (a caller talking over the box), and `barged` tells
+when its first sample went out. With `interactive`, the peer reports `quiet` each time the other
 side has spoken and then stayed silent for a second, the cue a person waits for before answering.
+Beside each recording, `call-<n>.json` holds when each received chunk was read (time.monotonic(),
+which every process on the machine shares) and the jitter buffer's playout delay, so a test can
+tell when the other side's audio left it.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+import time
 import wave
 from pathlib import Path
 
@@ -23,6 +29,7 @@ import numpy as np
 from appliance.voice.audio import level_dbfs, read_wav, resample
 
 POLL = 0.01
+SOUNDING_DBFS = -40.0  # received audio louder than this is the other side talking
 
 
 def emit(event: str, **fields) -> None:
@@ -40,6 +47,7 @@ class Peer:
         # the Call object listens, so closes are also caught here, by handle.
         self.closed: dict[int, str] = {}
         self.to_say: list[tuple[np.ndarray, int]] = []  # audio queued for the current call, at its own rate
+        self.barge: tuple[tuple[np.ndarray, int], float] | None = None  # (audio, ms of their sound to wait for)
 
     async def start(self, o: dict) -> None:
         self.options = o
@@ -116,8 +124,10 @@ class Peer:
         if play:
             self.to_say.append(read_wav(play))
         sent, received, rx_rate = 0, bytearray(), 0
+        marks: list[tuple[float, int]] = []  # (when a chunk was read, samples received so far)
         wire = np.zeros(0, np.int16)
         listener = QuietListener(number) if self.options.get("interactive") else None
+        heard_ms, barging = 0.0, False
         while not closed.is_set():
             try:
                 info = call.audio.info()
@@ -127,8 +137,15 @@ class Peer:
                     if info.rx_channels == 2:
                         chunk = np.frombuffer(chunk, "<i2")[::2].tobytes()
                     received += chunk
+                    if chunk:
+                        marks.append((time.monotonic(), len(received) // 2))
                     if listener:
                         listener.hear(chunk, rx_rate, speaking=sent < len(wire))
+                    if self.barge and chunk and sent >= len(wire) and level_dbfs(chunk) > SOUNDING_DBFS:
+                        heard_ms += len(chunk) / 2 / rx_rate * 1000
+                        if heard_ms >= self.barge[1]:
+                            self.to_say.append(self.barge[0])
+                            self.barge, heard_ms, barging = None, 0.0, True
                 if info.tx_ready:
                     while self.to_say:
                         samples, rate = self.to_say.pop(0)
@@ -136,6 +153,10 @@ class Peer:
                         sent = 0
                     frame = info.tx_sample_rate // 50 * info.tx_channels * 2
                     if info.tx_buffered < 3 * frame and sent < len(wire):
+                        if barging:  # its first sample leaves once what is already queued has gone out
+                            ahead_s = info.tx_buffered / (2 * info.tx_channels * info.tx_sample_rate)
+                            emit("barged", call=number, sent_at=time.monotonic() + ahead_s)
+                            barging = False
                         samples = wire[sent : sent + info.tx_sample_rate // 50]
                         sent += len(samples)
                         if info.tx_channels == 2:
@@ -155,12 +176,18 @@ class Peer:
             w.setsampwidth(2)
             w.setframerate(rx_rate or 8000)
             w.writeframes(bytes(received))
-        emit("closed", call=number, reason=reason[0], recording=str(path), rate=rx_rate)
+        stats = call.final_stats
+        path.with_suffix(".json").write_text(json.dumps(
+            {"rate": rx_rate, "marks": marks, "jbuf_delay_ms": stats.jbuf_delay_ms if stats else None}))
+        emit("closed", call=number, reason=reason[0], recording=str(path), rate=rx_rate,
+             timeline=str(path.with_suffix(".json")))
 
     async def command(self, c: dict) -> bool:
         name = c["cmd"]
         if name == "start":
             await self.start(c)
+        elif name == "say" and c.get("barge_ms"):
+            self.barge = (read_wav(c["wav"]), c["barge_ms"])
         elif name == "say":
             self.to_say.append(read_wav(c["wav"]))
         elif name == "dial":
