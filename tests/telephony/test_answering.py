@@ -23,9 +23,7 @@ from appliance.store import Store, appointments, calls
 from appliance.telephony.answering import AnsweringService
 from appliance.telephony.sip import SipAgent, SipCall
 from appliance.voice.audio import read_wav, resample, write_wav
-from appliance.voice.demo_models import base_dir, joe_voice
-from appliance.voice.stt import Transcriber, vocabulary_prompt
-from appliance.voice.tts import Speaker
+from appliance.voice.demo_models import demo_stages
 from appliance.voice.turns import VoiceStages
 from appliance.voice.vad import Endpointer
 from tests.conftest import DEMO_NOW
@@ -44,9 +42,7 @@ from tests.voice.sounds import noise
 
 @pytest.fixture(scope="module")
 def stages(config) -> VoiceStages:
-    voice = VoiceStages(Transcriber.load(base_dir()), Speaker.load(joe_voice()), vocabulary_prompt(config))
-    voice.warm([])
-    return voice
+    return demo_stages(config)
 
 
 @pytest.fixture
