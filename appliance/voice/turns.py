@@ -281,7 +281,7 @@ class CallRun:
                 for frame in to_frames(chunk[1]):
                     if self.line.ended.is_set():
                         return False
-                    if interruptible and self._caller_started():
+                    if interruptible and not await self._still_clear():
                         self.line.flush_playback()
                         return False
                     await self.line.write_frame(frame)
@@ -289,8 +289,12 @@ class CallRun:
         finally:
             upcoming.cancel()  # a sentence no one will hear (barge-in, hang-up)
 
-    def _caller_started(self) -> bool:
-        return self.endpointer.in_speech
+    async def _still_clear(self) -> bool:
+        """False once the caller talks over the box. On a first voiced frame the box holds its next frame
+        until the endpointer decides (at most 40 ms): a cough costs a tiny gap, a caller is cut off sooner."""
+        while self.endpointer.maybe_speech and not self.line.ended.is_set():
+            await asyncio.sleep(FRAME_MS / 2000)
+        return not self.endpointer.in_speech
 
     def _mark_reply_start(self, frame: bytes) -> None:
         if self._pending_reply_clock and not is_silent(frame):

@@ -168,6 +168,11 @@ class Endpointer:
         """Return True while an utterance is in progress."""
         return self._utterance is not None
 
+    @property
+    def maybe_speech(self) -> bool:
+        """Return True when the last frame was voiced but not yet enough of them to start a turn."""
+        return self._utterance is None and self._run > 0
+
     def _voiced(self, frame: bytes) -> bool:
         if len(frame) != FRAME_BYTES:
             raise ValueError(f"the endpointer takes 20 ms frames of {FRAME_BYTES} bytes, got {len(frame)}")
