@@ -6,7 +6,8 @@ store, then live events from its own queue, with no duplicate and no gap across 
 slow to drain its queue is dropped with a reason instead of holding up the others; it reconnects
 with its last id and loses nothing. Messages (see `Pop.message`, and live.py for control ones):
 `{"id": 123, "type": "call-ringing", "call_id": "C...", "at": "<UTC ISO>", "card": {...}}`, or
-`"payload": {...}` instead of `"card"` for events without a card (cards.py lists the shapes).
+`"payload": {...}` instead of `"card"` for events without a card (cards.py lists the shapes); a card
+that could not be built is `{"unavailable": "card-failed"}` (logged by event id, without PHI).
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ class Pop:
 
 
 class PopSource:
-    """Reads the outbox and builds pops on one store connection of its own, shared under a lock."""
+    """Reads the outbox and builds pops on a store connection of its own (Store.open), shared under a lock."""
 
     def __init__(self, store: Store, now: Callable[[], datetime]):
         self.store, self.now = store, now
@@ -82,7 +83,7 @@ class PopSource:
                                     lambda patient_id, what: shown.append((patient_id, what)))
         except Exception as err:  # one unreadable event must not stall every screen
             log.warning("card for event %d (%s) failed: %s", event.event_id, event.type, type(err).__name__)
-            card, shown = {"status": "error", "code": "card-failed"}, []
+            card, shown = {"unavailable": "card-failed"}, []
         return Pop(event.event_id, event.type, event.call_id, event.at, card,
                    None if card is not None else event.payload, tuple(shown))
 

@@ -178,6 +178,32 @@ def test_tailer_delivers_within_100_ms(demo_store):
     assert delays[int(len(delays) * 0.95) - 1] < 0.1, delays
 
 
+def test_an_event_whose_card_fails_still_goes_out_and_nothing_private_is_logged(web, monkeypatch, caplog):
+    hub, box = web
+
+    def broken(store, event, now, on_patient_shown):
+        raise ValueError("Maria Lopez +12175550100")
+
+    monkeypatch.setattr("appliance.web.cards.build_card", broken)
+    _call_id, ring_id = ring(box, "+12175550100")
+    (after,) = emit_many(box, 1)
+    sub = hub.subscribe(None)
+    hub.poll()
+    failed, fine = sub.next(0.1), sub.next(0.1)
+    assert (failed.event_id, failed.card, failed.shown) == (ring_id, {"unavailable": "card-failed"}, ())
+    assert fine.event_id == after  # the stream goes on
+    assert "card for event" in caplog.text and "Maria" not in caplog.text and "555" not in caplog.text
+
+
+def test_closing_the_hub_drops_every_page(web):
+    hub, _box = web
+    sub = hub.subscribe(None)
+    hub.close()
+    with pytest.raises(Dropped, match="server-closing"):
+        sub.next(0.01)
+    assert hub.subscriber_count == 0
+
+
 class FakeSocket:
     """What live.serve needs of a flask-sock websocket: send, close and `connected`."""
 
