@@ -257,3 +257,54 @@ def test_serve_stops_when_a_send_fails_and_keeps_alive_when_idle(web):
                                            ("x", None)])
 def test_last_event_id_from_the_browser(raw, expected):
     assert live.parse_last_event_id(raw) == expected
+
+
+def test_a_real_websocket_gets_pops_through_a_three_line_route(demo_store):
+    """flask-sock route -> live.serve over a real socket; the page's last id resumes after a reconnect."""
+    flask = pytest.importorskip("flask")
+    flask_sock = pytest.importorskip("flask_sock")
+    from simple_websocket import Client
+    from werkzeug.serving import make_server
+
+    web_store = second_connection(demo_store)
+    hub = ScreenPopHub(PopSource(web_store, lambda: DEMO_NOW))
+    hub.start()
+    shown = []
+    app = flask.Flask(__name__)
+    sock = flask_sock.Sock(app)
+
+    @sock.route("/live")
+    def live_channel(ws):
+        live.serve(ws, hub, flask.request.args.get("last_event_id"), lambda p, w: shown.append(p), wait_s=0.05)
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"ws://127.0.0.1:{server.server_port}/live"
+    try:
+        page = Client.connect(url)
+        assert json.loads(page.receive(2))["type"] == "ready"
+        delays = []
+        for _ in range(20):
+            t0 = time.perf_counter()
+            _call_id, ring_id = ring(demo_store, "+12175550103")
+            message = json.loads(page.receive(2))
+            delays.append(time.perf_counter() - t0)
+            assert (message["id"], message["card"]["patients"][0]["name"]) == (ring_id, "James Smith")
+        page.close()
+        missed = [ring(demo_store, "+12175550199")[1] for _ in range(2)]
+        page = Client.connect(f"{url}?last_event_id={ring_id}")
+        got = [json.loads(page.receive(2)) for _ in range(3)]  # "ready" comes once the replay is done
+        assert [m["id"] for m in got if m["type"] != "ready"] == missed
+        assert [m["type"] for m in got].count("ready") == 1
+        page.close()
+        deadline = time.monotonic() + 3
+        while hub.subscriber_count and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert hub.subscriber_count == 0  # closed pages are unsubscribed
+    finally:
+        server.shutdown()
+        hub.close()
+        web_store.close()
+    assert shown == ["P1002"] * 20  # audited once per call on that socket
+    delays.sort()
+    assert delays[18] < 0.1, delays
