@@ -27,9 +27,9 @@ _hasher = PasswordHasher()
 
 
 @cache
-def _decoy_hash() -> str:
+def _decoy_hash(hasher: PasswordHasher) -> str:
     # Unknown usernames are checked against this, so a wrong name takes as long as a wrong password.
-    return _hasher.hash("decoy password that nobody has")
+    return hasher.hash("decoy password that nobody has")
 
 
 def stamp(at: datetime) -> str:
@@ -116,7 +116,7 @@ def password_matches(store: Store, user: User | None, password: str) -> bool:
     """Check a password (in constant work even for an unknown user); rehashes when parameters changed."""
     row = store.conn.execute("SELECT password_hash FROM users WHERE user_id = ?",
                              (user.user_id if user else -1,)).fetchone()
-    hashed = row["password_hash"] if row else _decoy_hash()
+    hashed = row["password_hash"] if row else _decoy_hash(_hasher)
     try:
         _hasher.verify(hashed, password[:MAX_PASSWORD_CHARS])
     except (VerificationError, InvalidHashError):

@@ -88,7 +88,7 @@ def client_address() -> str:
 
 def _to_sign_in():
     if request.method == "GET" and not security.wants_json():
-        return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+        return redirect(url_for("auth.login", next=request.full_path.rstrip("?"), signed_out=g.get("signed_out")))
     return security.error_response(401)
 
 

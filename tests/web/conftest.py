@@ -6,6 +6,7 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from argon2 import PasswordHasher
 
 from appliance.store import users
 from appliance.web import create_app, second_factor
@@ -26,6 +27,12 @@ class FakeNow:
 
     def advance(self, **delta) -> None:
         self.at += timedelta(**delta)
+
+
+@pytest.fixture(autouse=True)
+def quick_password_hashing(monkeypatch):
+    """Cheap argon2 parameters: web tests sign in hundreds of times (the real ones take ~0.15 s a try)."""
+    monkeypatch.setattr(users, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
 
 
 @pytest.fixture
