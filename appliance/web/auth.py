@@ -69,6 +69,9 @@ def login_post():
         return _form("login.html", 401, error="Wrong username or password.", username=username)
     if g.session:
         web_sessions.end(store, g.session)
+    # sessions of browsers that were simply closed are swept here, at each sign-in
+    web_sessions.prune(store, now - timedelta(minutes=web.idle_timeout_minutes),
+                       now - timedelta(hours=web.session_max_hours))
     stage = "second-factor" if user.totp_enrolled else "enrol"
     g.new_session_token = web_sessions.start(store, user.user_id, stage, address, now)
     target = "auth.code" if user.totp_enrolled else "auth.enrol"
@@ -132,7 +135,13 @@ def _enrol_form(user: User, status: int = 200, error: str | None = None):
 def _check_code(user: User, template: str | None):
     ctx = web_context()
     store, now, web, address = ctx.store(), ctx.now(), ctx.config.web, client_address()
+    if user.locked_at(now):  # locked meanwhile by failures in another browser
+        web_sessions.end(store, g.session)
+        g.drop_session_cookie = True
+        return _locked(user)
     secret = users.totp_secret(store, user)
+    if secret is None:  # the enrolment page was never shown (or an admin reset it): show it
+        return redirect(url_for("auth.enrol"))
     step = second_factor.accepted_step(secret, request.form.get("code", ""), now, users.last_totp_step(store, user))
     if step is not None:
         users.second_factor_passed(store, user, step, address, now)

@@ -212,3 +212,35 @@ def test_sign_out_ends_the_session_on_the_server(signed_in, store):
     assert store.conn.execute("SELECT COUNT(*) FROM web_sessions").fetchone()[0] == 0
     assert [r["action"] for r in store.conn.execute("SELECT action FROM audit_log WHERE subject = 'ned'")][-1] == \
         "signed-out"
+
+
+def test_a_lock_from_another_browser_ends_a_half_finished_sign_in(app, client, store, web_now):
+    from tests.web.conftest import browser
+
+    add_user(store, "otto")
+    enrol(client, store, "otto", web_now)
+    client.post("/logout", data={"csrf_token": csrf_from_home(client)})
+    post_password(client, "otto")  # waiting for the code here...
+    other = browser(app)
+    for _ in range(5):  # ...while someone else guesses the password
+        post_password(other, "otto", "wrong password again")
+    response = client.post("/login/code", data={"code": "123456", "csrf_token": csrf_from(client, "/login/code")})
+    assert response.status_code == 423
+    assert client.get("/login/code").headers["Location"] == "/login"
+
+
+def test_a_code_posted_before_the_enrolment_page_shows_it_first(client, store):
+    add_user(store, "pia")
+    post_password(client, "pia")
+    token = csrf_of(client.get("/login"))
+    response = client.post("/login/enrol", data={"code": "123456", "csrf_token": token})
+    assert response.status_code == 302 and response.headers["Location"] == "/login/enrol"
+    assert users.get(store, "pia").failed_attempts == 0
+
+
+def test_sessions_of_closed_browsers_are_swept_at_the_next_sign_in(signed_in, store, web_now):
+    signed_in("front_desk")
+    assert store.conn.execute("SELECT COUNT(*) FROM web_sessions").fetchone()[0] == 1
+    web_now.advance(minutes=16)
+    signed_in("front_desk")
+    assert store.conn.execute("SELECT COUNT(*) FROM web_sessions").fetchone()[0] == 1
