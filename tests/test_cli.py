@@ -16,9 +16,10 @@ from appliance import defaults
 DENTRA = str(Path(sys.executable).parent / "dentra")
 
 
-def dentra(*args, check=True, env=None):
-    run = subprocess.run([DENTRA, *args], capture_output=True, text=True, timeout=60,
-                         env={**os.environ, **(env or {})})
+def dentra(*args, check=True, env=None, input=None):
+    """The real command; stdin is `input`, never a terminal."""
+    run = subprocess.run([DENTRA, *args], capture_output=True, text=True, timeout=60, input=input,
+                         stdin=subprocess.DEVNULL if input is None else None, env={**os.environ, **(env or {})})
     if check:
         assert run.returncode == 0, run.stderr
     return run

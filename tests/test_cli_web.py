@@ -3,28 +3,16 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
 from appliance import defaults
 from appliance.web import certs
+from tests.test_cli import dentra
 from tests.web.test_certs import make_pair
 
-DENTRA = str(Path(sys.executable).parent / "dentra")
 PASSWORD = "correct horse battery"
-
-
-def dentra(*args, check=True, input=None):
-    """The real command; stdin is the given text, never a terminal."""
-    run = subprocess.run([DENTRA, *args], capture_output=True, text=True, timeout=60, input=input,
-                         stdin=subprocess.DEVNULL if input is None else None)
-    if check:
-        assert run.returncode == 0, run.stderr
-    return run
 
 
 @pytest.fixture(scope="module")
