@@ -62,10 +62,10 @@ def run(config: Config, data_dir: Path, demo: bool) -> int:
     web = start_web(config, data_dir)
     try:
         stages = load_voice(config, data_dir, demo)
-        print(f"Answering calls as extension {config.sip.extension} on {config.sip.listen}"
-              + (f", registering with {config.sip.registrar}" if config.sip.registrar else " (direct calls)")
-              + ". Ctrl-C stops.", flush=True)
-        try:
+        try:  # a Ctrl-C right after the announcement is an ordinary stop too
+            print(f"Answering calls as extension {config.sip.extension} on {config.sip.listen}"
+                  + (f", registering with {config.sip.registrar}" if config.sip.registrar else " (direct calls)")
+                  + ". Ctrl-C stops.", flush=True)
             asyncio.run(serve(config, data_dir, stages))
         except KeyboardInterrupt:
             pass

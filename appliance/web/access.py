@@ -107,15 +107,8 @@ def load_session() -> None:
         if session:
             web_sessions.end(store, session)
         return
-    created, seen = _time(session.created_at), _time(session.last_seen_at)
-    if session.stage != "signed-in":
-        expired = now - created > timedelta(minutes=PENDING_MINUTES)
-        reason = "pending"
-    elif now - seen > timedelta(minutes=web.idle_timeout_minutes):
-        expired, reason = True, "idle"
-    else:
-        expired, reason = now - created > timedelta(hours=web.session_max_hours), "max-age"
-    if expired:
+    reason = _expired(session, now, web)
+    if reason:
         web_sessions.end(store, session)
         g.drop_session_cookie, g.signed_out = True, reason
         if reason != "pending":
@@ -128,12 +121,20 @@ def load_session() -> None:
         g.pending = user
         return
     g.user = user
-    if now - seen >= TOUCH_EVERY and not request.headers.get(BACKGROUND_HEADER):
+    if now - datetime.fromisoformat(session.last_seen_at) >= TOUCH_EVERY and not request.headers.get(BACKGROUND_HEADER):
         web_sessions.touch(store, session, now)
 
 
-def _time(text: str) -> datetime:
-    return datetime.fromisoformat(text)
+def _expired(session: web_sessions.WebSession, now: datetime, web) -> str | None:
+    """Why a session is over ('pending', 'idle', 'max-age'), or None while it is valid."""
+    created, seen = datetime.fromisoformat(session.created_at), datetime.fromisoformat(session.last_seen_at)
+    if session.stage != "signed-in":
+        return "pending" if now - created > timedelta(minutes=PENDING_MINUTES) else None
+    if now - seen > timedelta(minutes=web.idle_timeout_minutes):
+        return "idle"
+    if now - created > timedelta(hours=web.session_max_hours):
+        return "max-age"
+    return None
 
 
 def guard():
