@@ -45,9 +45,18 @@ def _new_password(args) -> str:
 def cmd_users_add(args) -> int:
     password = _new_password(args)
     with _open(args) as store:
-        user = users.add(store, args.username, args.role, password, _actor(), _now())
-    print(f"added {user.username} ({user.role}); at the first sign-in they scan a QR code with an authenticator "
+        user = users.add(store, args.username, args.role, password, _actor(), _now(), extension=args.extension)
+    desk = f", desk extension {user.extension}" if user.extension else ""
+    print(f"added {user.username} ({user.role}{desk}); at the first sign-in they scan a QR code with an authenticator "
           "app for their sign-in codes")
+    return 0
+
+
+def cmd_users_set_extension(args) -> int:
+    with _open(args) as store:
+        user = users.set_extension(store, args.username, args.extension, _actor())
+    print(f"{user.username}: " + (f"\"Take the call\" rings extension {user.extension}" if user.extension else
+                                  "no desk extension (\"Take the call\" is unavailable)"))
     return 0
 
 
@@ -65,11 +74,11 @@ def cmd_users_list(args) -> int:
         found = users.listing(store)
     if args.json:
         print(json.dumps([{"username": u.username, "role": u.role, "status": _status(u, now).split(" ")[0],
-                           "totp_enrolled": u.totp_enrolled, "created_at": u.created_at,
+                           "totp_enrolled": u.totp_enrolled, "extension": u.extension, "created_at": u.created_at,
                            "last_login_at": u.last_login_at} for u in found], indent=1))
         return 0
     for u in found:
-        print(f"{u.username:20} {u.role:11} {_status(u, now):36} "
+        print(f"{u.username:20} {u.role:11} ext {u.extension or '-':8} {_status(u, now):36} "
               f"{'code set up' if u.totp_enrolled else 'code not set up':16} last sign-in {u.last_login_at or 'never'}")
     print(f"{len(found)} user(s)")
     return 0
@@ -119,6 +128,10 @@ def add_commands(sub, command) -> None:
     cp.add_argument("username", metavar="USERNAME", help="2-32 lower-case letters, digits, '.', '_' or '-'")
     cp.add_argument("--role", required=True, choices=users.ROLES, help="what the account may see and do")
     cp.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    cp.add_argument("--extension", help="their desk phone's extension (\"Take the call\" transfers callers there)")
+    cp = command("set-extension", cmd_users_set_extension, "set the desk extension \"Take the call\" rings", up)
+    cp.add_argument("username", metavar="USERNAME", help="the account")
+    cp.add_argument("extension", metavar="EXTENSION", nargs="?", help="e.g. 102; leave out to clear it")
     cp = command("list", cmd_users_list, "list accounts with role, status and last sign-in", up)
     cp.add_argument("--json", action="store_true", help="print a JSON array")
     for name, action, done, text in (

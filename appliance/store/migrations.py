@@ -215,12 +215,33 @@ M004_WEB_USERS = """
     CREATE INDEX login_failures_address ON login_failures(address, at);
 """
 
+# Live calls taken from the receptionist page: the web writes a command, the voice side (which owns
+# the SIP call) polls for it, carries it out and marks it done. Users get their own desk extension
+# ("take the call" rings it) and their screen-pop preferences (a chime, a desktop notification).
+M005_CALL_COMMANDS = """
+    CREATE TABLE call_commands (
+        command_id INTEGER PRIMARY KEY AUTOINCREMENT,
+        call_id TEXT NOT NULL REFERENCES calls(call_id),
+        command TEXT NOT NULL CHECK (command IN ('take', 'end-ai')),
+        extension TEXT NOT NULL,
+        by_user TEXT NOT NULL,
+        at TEXT NOT NULL,
+        done_at TEXT,
+        result TEXT
+    );
+    CREATE INDEX call_commands_pending ON call_commands(call_id) WHERE done_at IS NULL;
+    ALTER TABLE users ADD COLUMN extension TEXT;
+    ALTER TABLE users ADD COLUMN pop_sound INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE users ADD COLUMN pop_notify INTEGER NOT NULL DEFAULT 0;
+"""
+
 # (number, name, SQL script). Never edit a shipped migration: add the next number.
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "initial", M001_INITIAL),
     (2, "id-counters", M002_ID_COUNTERS),
     (3, "escalation-kind", M003_ESCALATION_KIND),
     (4, "web-users", M004_WEB_USERS),
+    (5, "call-commands", M005_CALL_COMMANDS),
 ]
 
 

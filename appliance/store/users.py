@@ -22,6 +22,7 @@ ROLES = ("front_desk", "manager", "admin")
 MIN_PASSWORD_CHARS = 12
 MAX_PASSWORD_CHARS = 256  # argon2 hashes anything, but a megabyte "password" is a denial of service
 USERNAME = re.compile(r"[a-z0-9][a-z0-9._-]{1,31}")
+EXTENSION = re.compile(r"[0-9A-Za-z*+._-]{1,32}")  # a SIP user part the PBX rings (usually digits)
 
 _hasher = PasswordHasher()
 
@@ -48,18 +49,19 @@ class User:
     disabled: bool
     created_at: str
     last_login_at: str | None
+    extension: str | None = None  # the desk phone "take the call" rings
 
     def locked_at(self, now: datetime) -> bool:
         return self.locked_until is not None and self.locked_until > stamp(now)
 
 
 _COLUMNS = ("user_id, username, role, totp_enrolled, failed_attempts, locked_until, disabled, created_at, "
-            "last_login_at")
+            "last_login_at, extension")
 
 
 def _user(row) -> User:
     return User(row["user_id"], row["username"], row["role"], bool(row["totp_enrolled"]), row["failed_attempts"],
-                row["locked_until"], bool(row["disabled"]), row["created_at"], row["last_login_at"])
+                row["locked_until"], bool(row["disabled"]), row["created_at"], row["last_login_at"], row["extension"])
 
 
 def check_new_password(password: str) -> None:
@@ -71,14 +73,16 @@ def check_new_password(password: str) -> None:
         raise UserError(f"the password must have at most {MAX_PASSWORD_CHARS} characters")
 
 
-def add(store: Store, username: str, role: str, password: str, actor: str, now: datetime) -> User:
-    """Create an account (TOTP is enrolled at its first sign-in)."""
+def add(store: Store, username: str, role: str, password: str, actor: str, now: datetime,
+        extension: str | None = None) -> User:
+    """Create an account (TOTP is enrolled at its first sign-in), with its desk extension if given."""
     username = username.strip().lower()
     if not USERNAME.fullmatch(username):
         raise UserError(f"username {username!r} must be 2-32 lower-case letters, digits, '.', '_' or '-'")
     if role not in ROLES:
         raise UserError(f"role {role!r} is not one of {', '.join(ROLES)}")
     check_new_password(password)
+    check_extension(extension)
     hashed = _hasher.hash(password)
     with store.write() as conn:
         if conn.execute("SELECT 1 FROM users WHERE username = ?", (username,)).fetchone():
@@ -86,7 +90,7 @@ def add(store: Store, username: str, role: str, password: str, actor: str, now: 
         conn.execute("INSERT INTO users (username, role, password_hash, created_at) VALUES (?, ?, ?, ?)",
                      (username, role, hashed, stamp(now)))
         audit.record(store, actor, "user-added", None, username, role=role)
-    return get(store, username)
+    return set_extension(store, username, extension, actor) if extension else get(store, username)
 
 
 def get(store: Store, username: str) -> User | None:
@@ -205,3 +209,40 @@ def reset_totp(store: Store, username: str, actor: str) -> User:
         conn.execute("DELETE FROM web_sessions WHERE user_id = ?", (user.user_id,))
         audit.record(store, actor, "user-totp-reset", None, user.username)
     return require(store, username)
+
+
+def check_extension(extension: str | None) -> str | None:
+    """The extension cleaned up (None when empty); UserError unless the PBX could ring it."""
+    extension = (extension or "").strip() or None
+    if extension is not None and not EXTENSION.fullmatch(extension):
+        raise UserError(f"extension {extension!r} must be 1-32 letters, digits, '*', '+', '.', '_' or '-' "
+                        "(the number the PBX rings for this desk, e.g. 102)")
+    return extension
+
+
+def set_extension(store: Store, username: str, extension: str | None, actor: str) -> User:
+    """Set (or clear, with None) the desk extension that "Take the call" transfers the caller to."""
+    user = require(store, username)
+    extension = check_extension(extension)
+    with store.write() as conn:
+        conn.execute("UPDATE users SET extension = ? WHERE user_id = ?", (extension, user.user_id))
+        audit.record(store, actor, "user-extension-set", None, user.username, extension=extension)
+    return require(store, username)
+
+
+# ---- screen-pop preferences (kept per user: front-desk computers are shared) ----
+
+
+def pop_preferences(store: Store, user: User) -> dict[str, bool]:
+    """Whether this user wants a chime and a desktop notification when a call rings."""
+    row = store.conn.execute("SELECT pop_sound, pop_notify FROM users WHERE user_id = ?", (user.user_id,)).fetchone()
+    return {"sound": bool(row["pop_sound"]), "notify": bool(row["pop_notify"])} if row else \
+        {"sound": False, "notify": False}
+
+
+def set_pop_preferences(store: Store, user: User, sound: bool, notify: bool, address: str) -> None:
+    with store.write() as conn:
+        conn.execute("UPDATE users SET pop_sound = ?, pop_notify = ? WHERE user_id = ?",
+                     (int(sound), int(notify), user.user_id))
+        audit.record(store, f"web:{user.username}", "pop-preferences-set", None, user.username, sound=sound,
+                     notify=notify, address=address)

@@ -17,6 +17,7 @@ from appliance.config import Config
 from appliance.phones import clinic_region, last_digits
 from appliance.recognition import recognize_call
 from appliance.store import Store
+from appliance.telephony.commands import CallCommands
 from appliance.voice.turns import CallRun, VoiceStages
 
 log = logging.getLogger("dentra.answering")
@@ -32,6 +33,7 @@ class AnsweringService:
         self.clock = clock or Clock(config.tz)
         self.region = clinic_region(config)
         self.runs: dict[str, CallRun] = {}  # live and finished runs by call id (tests and the bench read them)
+        self.commands = CallCommands(self)  # "take the call" / "end AI handling" from the receptionist page
 
     async def handle(self, incoming) -> str | None:
         """Ring -> screen pop -> answer -> conversation -> outcome."""
@@ -57,6 +59,7 @@ class AnsweringService:
             conversation = self._conversation(store, call_id, recognition)
             run = CallRun(conversation, self.stages, incoming)
             self.runs[call_id] = run
+            self.commands.follow()
             outcome = await run.run()
             log.info("call %s ended: %s", call_id, outcome)
             return outcome

@@ -81,6 +81,7 @@ class CallRun:
         self.timings: list[TurnTiming] = []
         self._pending_reply_clock: tuple[float, TurnTiming] | None = None
         self._hung_up = asyncio.Event()
+        self.taken = False  # staff are taking the call from the page (telephony/commands.py)
 
     # ---- the run ----
 
@@ -112,8 +113,13 @@ class CallRun:
     def _over(self, line: BoxLine) -> bool:
         return line.expects == "nothing" or self.line.ended.is_set()
 
+    def take_over(self) -> None:
+        """Staff take the call from the page: the box falls silent while telephony/commands.py transfers it."""
+        self.taken = True
+        self.line.flush_playback()
+
     async def _finish(self, line: BoxLine) -> None:
-        if self.line.ended.is_set():
+        if self.line.ended.is_set() or self.taken:
             return
         if line.action and line.action.get("type") == "transferred":
             target = line.action["to"]
@@ -225,7 +231,7 @@ class CallRun:
             if chunk is None:
                 return True
             for frame in to_frames(chunk[1]):
-                if self.line.ended.is_set():
+                if self.line.ended.is_set() or self.taken:
                     return False
                 if interruptible and self._caller_started():
                     self.line.flush_playback()
