@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from flask import Flask, g, request, url_for
 
 from appliance.store.users import ROLES
-from appliance.web.views import home
+from appliance.web.views import audit, calls, escalations, home, patients, status, today
 
 STAFF = ROLES  # everyone with an account
 MANAGERS = ("manager", "admin")
@@ -29,11 +29,11 @@ NAV = (
     NavItem("Calls", "calls.index", STAFF),
     NavItem("Patients", "patients.index", STAFF),
     NavItem("Escalations", "escalations.index", STAFF),
-    NavItem("Status", "status.index", STAFF),
+    NavItem("Status", "status.index", MANAGERS),  # for IT; the front desk has no use for it
     NavItem("Audit", "audit.index", MANAGERS),
 )
 
-PAGES = (home,)
+PAGES = (home, today, calls, patients, escalations, status, audit)
 
 
 def nav_links() -> list[dict]:
