@@ -230,6 +230,7 @@ M005_CALL_COMMANDS = """
         result TEXT
     );
     CREATE INDEX call_commands_pending ON call_commands(call_id) WHERE done_at IS NULL;
+    CREATE INDEX events_call ON events(call_id, event_id);
     ALTER TABLE users ADD COLUMN extension TEXT;
     ALTER TABLE users ADD COLUMN pop_sound INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE users ADD COLUMN pop_notify INTEGER NOT NULL DEFAULT 0;

@@ -15,12 +15,22 @@ from appliance.brain.understanding import Understander
 from appliance.clock import Clock
 from appliance.config import Config
 from appliance.phones import clinic_region, last_digits
-from appliance.recognition import recognize_call
+from appliance.recognition import Recognition, recognize_call
 from appliance.store import Store
 from appliance.telephony.commands import CallCommands
 from appliance.voice.turns import CallRun, VoiceStages
 
 log = logging.getLogger("dentra.answering")
+
+
+def announce_ringing(store: Store, number: str | None, region: str) -> tuple[str, Recognition]:
+    """Recognize the caller and emit `call-ringing`, so the receptionist's screen pops while the phone rings."""
+    call_id, recognition = recognize_call(store, number, region, channel="sip")
+    with store.write():
+        events.emit(store, "call-ringing", call_id, number_status=recognition.number_status,
+                    number_last_digits=last_digits(recognition.e164) if recognition.e164 else None,
+                    candidates=[p.patient_id for p in recognition.candidates], confidence=recognition.confidence)
+    return call_id, recognition
 
 
 class AnsweringService:
@@ -39,14 +49,7 @@ class AnsweringService:
         """Ring -> screen pop -> answer -> conversation -> outcome."""
         store = Store.open(self.data_dir, self.key_file)
         try:
-            call_id, recognition = recognize_call(store, incoming.caller.number or None, self.region,
-                                                  channel="sip")
-            with store.write():
-                # before answering: the receptionist's screen shows who is calling while the phone rings
-                events.emit(store, "call-ringing", call_id, number_status=recognition.number_status,
-                            number_last_digits=last_digits(recognition.e164) if recognition.e164 else None,
-                            candidates=[p.patient_id for p in recognition.candidates],
-                            confidence=recognition.confidence)
+            call_id, recognition = announce_ringing(store, incoming.caller.number or None, self.region)
             log.info("call %s ringing from %s (%d candidates)", call_id, incoming.caller.masked,
                      len(recognition.candidates))
             try:

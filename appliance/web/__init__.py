@@ -35,6 +35,7 @@ class WebContext:
         self._local = threading.local()
         self._opened: list[Store] = []
         self._lock = threading.Lock()
+        self.closers: list[Callable[[], None]] = []  # run first by close() (the live channel's hub)
 
     def store(self) -> Store:
         """This thread's store (a SQLite connection must not serve two threads' transactions)."""
@@ -47,6 +48,8 @@ class WebContext:
         return store
 
     def close(self) -> None:
+        for closer in self.closers:
+            closer()
         with self._lock:
             for store in self._opened:
                 store.close()
@@ -59,7 +62,7 @@ def web_context() -> WebContext:
 
 def create_app(config: Config, data_dir: Path, key_file: Path | None = None, now: Now | None = None) -> Flask:
     """The receptionist page's Flask app for this clinic and store; `now` (UTC) can be injected by tests."""
-    from appliance.web import access, auth, security, views
+    from appliance.web import access, auth, channel, security, views
 
     app = Flask(__name__)
     ctx = WebContext(config, data_dir, key_file, now or utc_now)
@@ -80,4 +83,5 @@ def create_app(config: Config, data_dir: Path, key_file: Path | None = None, now
     access.install(app)
     app.register_blueprint(auth.bp)
     views.register(app)
+    channel.install(app)  # the screen pop's /live websocket
     return app

@@ -77,6 +77,21 @@ def patient_shown_auditor() -> Callable[[str, str], None]:
     return lambda patient_id, what: audit_read_as(ctx.store(), user, address, what, patient_id)
 
 
+def session_check() -> Callable[[], bool]:
+    """For a live socket: whether this request's session is still signed in (not ended, idle or too old)."""
+    ctx, token = web_context(), request.cookies.get(security.SESSION_COOKIE)
+
+    def signed_in() -> bool:
+        store = ctx.store()
+        session = web_sessions.get(store, token) if token else None
+        if session is None or session.stage != "signed-in":
+            return False
+        user = users.by_id(store, session.user_id)
+        return user is not None and not user.disabled and _expired(session, ctx.now(), ctx.config.web) is None
+
+    return signed_in
+
+
 def actor(user: User) -> str:
     return f"web:{user.username}"
 

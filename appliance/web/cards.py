@@ -13,8 +13,8 @@ Card shapes by event type (`None` for other types: their message carries the pay
   insurance, allergies, allergy_alert, notes}` and `next_appointment` is
   `{appointment_id, start, service, provider, location}` or null.
 - `caller-said` / `box-said`: `{line: {who, text, at}, flow, expects}` (who is `caller` or `box`).
-- `call-answered`, `call-transferred`, `call-ended`, `error`: `{status, ...}` with `to`,
-  `outcome`, or `code` and `message`.
+- `call-answered`, `call-transferred`, `call-ended`, `error`: `{status, ...}` with `to` and `by`
+  (the receptionist who took it, or null when the brain transferred), `outcome`, or `code` and `message`.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ def build_card(store: Store, event: Event, now: datetime, on_patient_shown: Pati
     if event.type == "call-answered":
         return {"status": "answered"}
     if event.type == "call-transferred":
-        return {"status": "transferred", "to": p.get("to")}
+        return {"status": "transferred", "to": p.get("to"), "by": p.get("by")}  # by: who took it on the page
     if event.type == "call-ended":
         return {"status": "ended", "outcome": p.get("outcome")}
     if event.type == "error":

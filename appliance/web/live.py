@@ -12,7 +12,7 @@ Besides event messages (screenpop.py), the browser gets control messages without
   sent an id this store never had (`unknown-event-id`): reload the page's lists.
 - `{"type": "ping"}`: keep-alive while nothing happens.
 - `{"type": "dropped", "reason": R}`: sent before the server closes the socket; reconnect
-  with the last id seen.
+  with the last id seen (`signed-out`: the session ended, so the page reloads to the sign-in).
 The browser keeps the largest `id` of any message and sends it as `last_event_id` on reconnect.
 """
 
@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable
 
 from appliance.web.cards import PatientShown
 from appliance.web.screenpop import Dropped, ScreenPopHub
@@ -29,6 +30,7 @@ log = logging.getLogger("dentra.live")
 
 WAIT_S = 1.0  # how often an idle socket checks that the browser is still there
 KEEPALIVE_S = 25.0  # under the usual 30-60 s idle cut of proxies and browsers
+RECHECK_S = 5.0  # a signed-out, disabled or idle session stops getting pops within this
 CLOSE_POLICY = 1008  # websocket close code "policy violation": the server ended it on purpose
 
 
@@ -44,15 +46,26 @@ def parse_last_event_id(raw: str | int | None) -> int | None:
 
 
 def serve(ws, hub: ScreenPopHub, last_event_id: str | int | None, on_patient_shown: PatientShown,
-          *, wait_s: float = WAIT_S, keepalive_s: float = KEEPALIVE_S) -> str:
-    """Push screen pops to one websocket until the browser leaves or is dropped; returns why it ended."""
+          *, wait_s: float = WAIT_S, keepalive_s: float = KEEPALIVE_S,
+          signed_in: Callable[[], bool] | None = None, recheck_s: float = RECHECK_S) -> str:
+    """Push screen pops to one websocket until the browser leaves or is dropped; returns why it ended.
+
+    `signed_in` is asked every `recheck_s`: the socket outlives the request that opened it, and a
+    session ended meanwhile (sign-out, idle timeout, account disabled) must stop getting PHI.
+    """
     sub = hub.subscribe(parse_last_event_id(last_event_id))
     audited: set[tuple[str, str, str | None]] = set()
-    ready_sent, last_sent = False, time.monotonic()
+    ready_sent, last_sent, last_check = False, time.monotonic(), time.monotonic()
     try:
         if sub.resync:
             _send(ws, {"type": "resync", "reason": sub.resync})
         while True:
+            if signed_in is not None and time.monotonic() - last_check >= recheck_s:
+                last_check = time.monotonic()
+                if not signed_in():
+                    _send(ws, {"type": "dropped", "reason": "signed-out"})
+                    _close(ws, "signed-out")
+                    return "signed-out"
             if not ready_sent and sub.caught_up:
                 _send(ws, {"type": "ready", "id": sub.cursor})
                 ready_sent, last_sent = True, time.monotonic()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import socket
 import threading
 import time
@@ -60,7 +61,22 @@ def options(config: Config, listen: str, data_dir: Path) -> dict:
         "forwarded_allow_ips": "",
         "secure_scheme_headers": {},
         "control_socket_disable": True,
+        "post_worker_init": _drop_pages_on_stop,
     }
+
+
+def _drop_pages_on_stop(worker) -> None:
+    """On SIGTERM also close the live channel, so open screens do not hold the stop for graceful_timeout."""
+    graceful = signal.getsignal(signal.SIGTERM)
+
+    def stop(sig, frame):
+        from appliance.web.channel import live_hub
+
+        threading.Thread(target=live_hub(worker.wsgi).close, name="live-close", daemon=True).start()
+        if callable(graceful):
+            graceful(sig, frame)
+
+    signal.signal(signal.SIGTERM, stop)
 
 
 def check_listen(listen: str, source: str) -> None:

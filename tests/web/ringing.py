@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from appliance import events
-from appliance.phones import last_digits
-from appliance.recognition import recognize_call
 from appliance.store import Store
+from appliance.telephony.answering import announce_ringing
 
 
 def second_connection(store: Store) -> Store:
@@ -14,13 +13,10 @@ def second_connection(store: Store) -> Store:
 
 
 def ring(store: Store, number: str | None) -> tuple[str, int]:
-    """Recognize a caller and emit `call-ringing` like telephony/answering.py; returns (call_id, event_id)."""
-    call_id, recognition = recognize_call(store, number, "US")
-    with store.write():
-        event_id = events.emit(store, "call-ringing", call_id, number_status=recognition.number_status,
-                               number_last_digits=last_digits(recognition.e164) if recognition.e164 else None,
-                               candidates=[p.patient_id for p in recognition.candidates],
-                               confidence=recognition.confidence)
+    """Recognize a caller and emit `call-ringing` as telephony/answering.py does; returns (call_id, event_id)."""
+    call_id, _recognition = announce_ringing(store, number, "US")
+    event_id = store.conn.execute("SELECT MAX(event_id) FROM events WHERE call_id = ? AND type = 'call-ringing'",
+                                  (call_id,)).fetchone()[0]
     return call_id, event_id
 
 

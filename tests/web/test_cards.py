@@ -114,7 +114,7 @@ def test_call_status_cards_and_events_without_a_card(demo_store):
                events.emit(demo_store, "error", call_id, code="transfer-failed", message="busy"),
                events.emit(demo_store, "appointment-booked", call_id, appointment_id="A5100", patient_id="P1002")]
     got = [card_for(demo_store, i) for i in ids]
-    assert got == [{"status": "answered"}, {"status": "transferred", "to": "101"},
+    assert got == [{"status": "answered"}, {"status": "transferred", "to": "101", "by": None},
                    {"status": "ended", "outcome": "transferred"},
                    {"status": "error", "code": "transfer-failed", "message": "busy"}, None]
 

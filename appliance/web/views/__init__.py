@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from flask import Flask, g, request, url_for
 
 from appliance.store.users import ROLES
-from appliance.web.views import audit, calls, escalations, home, patients, status, today
+from appliance.web.views import audit, calls, escalations, home, live_call, patients, settings, status, today
 
 STAFF = ROLES  # everyone with an account
 MANAGERS = ("manager", "admin")
@@ -33,7 +33,7 @@ NAV = (
     NavItem("Audit", "audit.index", MANAGERS),
 )
 
-PAGES = (home, today, calls, patients, escalations, status, audit)
+PAGES = (home, today, calls, patients, escalations, status, audit, live_call, settings)
 
 
 def nav_links() -> list[dict]:
