@@ -7,7 +7,7 @@ logs. Every patient a card shows is reported through `on_patient_shown(patient_i
 viewer's read can be audited.
 
 Card shapes by event type (`None` for other types: their message carries the payload instead):
-- `call-ringing`: `{number, number_masked, number_status, new_caller, household, confidence,
+- `call-ringing`: `{number, number_display, number_masked, number_status, new_caller, household, confidence,
   patients: [patient card...]}`; a patient card is `{patient_id, name, preferred_name, initials,
   date_of_birth, age, language, calling_from, last_visit, next_appointment, balance_cents,
   insurance, allergies, allergy_alert, notes}` and `next_appointment` is
@@ -23,6 +23,7 @@ from collections.abc import Callable
 from datetime import date, datetime
 
 from appliance.events import Event
+from appliance.phones import readable
 from appliance.store import patients
 from appliance.store.appointments import UPCOMING, to_text
 from appliance.store.db import Store
@@ -64,6 +65,7 @@ def ringing_card(store: Store, event: Event, now: datetime, on_patient_shown: Pa
         on_patient_shown(patient.patient_id, SCREEN_POP)
     return {
         "number": number,
+        "number_display": readable(number) if number else None,
         "number_masked": p.get("number_last_digits"),
         "number_status": p.get("number_status"),
         "new_caller": not cards,

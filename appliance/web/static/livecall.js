@@ -21,10 +21,10 @@
     item.className = "said " + (line.who === "caller" ? "caller" : "box");
     item.dataset.eventId = String(id);
     const who = document.createElement("span");
-    who.className = "who";
+    who.className = "said-who";
     who.textContent = line.who === "caller" ? "Caller" : "Box";
     const text = document.createElement("span");
-    text.className = "text";
+    text.className = "said-text";
     text.textContent = line.text;
     item.append(who, text);
     transcript.append(item);

@@ -78,13 +78,16 @@
   function ringing(msg) {
     const c = msg.card;
     if (!c || c.unavailable || state.dismissed.includes(msg.call_id)) return;
+    const following = document.getElementById("live-call");  // the live view shows this call already
+    if (following && following.dataset.callId === msg.call_id) return;
     const old = cards.get(msg.call_id);
     if (old) old.remove();
     const card = el("section", "pop" + (c.new_caller ? " pop-new" : "") + (c.household ? " pop-household" : ""));
     card.dataset.callId = msg.call_id;
     card.dataset.eventId = String(msg.id);
     const top = el("header", "pop-top");
-    top.append(el("span", "pop-status", "Ringing"), el("span", "pop-number", c.number || "Number withheld"));
+    top.append(el("span", "pop-status", "Ringing"),
+      el("span", "pop-number", c.number_display || c.number || "Number withheld"));
     const close = el("button", "pop-close", "×");
     close.type = "button";
     close.setAttribute("aria-label", "Dismiss");
@@ -105,6 +108,7 @@
     card.append(follow);
     stack.prepend(card);
     cards.set(msg.call_id, card);
+    body.classList.add("has-pops");
     card.dataset.shownAt = String(performance.timeOrigin + performance.now());
     requestAnimationFrame(function () { card.dataset.paintedAt = String(performance.timeOrigin + performance.now()); });
     if (replaying) return;  // no chime for calls that rang before this page opened
@@ -134,6 +138,7 @@
     const card = cards.get(callId);
     if (card) card.remove();
     cards.delete(callId);
+    if (!cards.size) body.classList.remove("has-pops");
   }
   function dismiss(callId) {
     forget(callId);

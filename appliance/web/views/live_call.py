@@ -14,6 +14,7 @@ from flask import Blueprint, abort, g, redirect, render_template, request, url_f
 
 from appliance import events
 from appliance.errors import NotFound
+from appliance.phones import readable
 from appliance.store import call_commands, patients
 from appliance.store.call_commands import CallNotLive
 from appliance.web import security, web_context
@@ -66,7 +67,8 @@ def call_state(store, call_id: str) -> dict:
         status = "ended" if status != "transferred" else status
     return {"call": call, "lines": lines, "flow": flow, "expects": expects, "status": status,
             "status_words": STATUS_WORDS[status], "transferred_to": transferred_to, "people": people,
-            "number": number, "through": through, "command": command, "live": call["ended_at"] is None,
+            "number": number, "number_display": readable(number) if number else None, "through": through,
+            "command": command, "live": call["ended_at"] is None,
             "patient_ids": [p.patient_id for p in people]}
 
 
