@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -56,9 +57,12 @@ def test_signed_in_forms_need_the_token_too(signed_in):
 
 
 def test_every_form_in_the_templates_carries_the_token():
+    """Every POST form carries it; GET forms (search, filters) must not, or it would end up in URLs."""
     for path in TEMPLATES.glob("*.html"):
         text = path.read_text()
-        assert text.count("<form") == text.count('name="csrf_token" value="{{ csrf_token() }}"'), path.name
+        methods = re.findall(r'<form\b[^>]*\bmethod="(post|get)"', text)
+        assert len(methods) == text.count("<form"), f"{path.name}: every form states its method"
+        assert methods.count("post") == text.count('name="csrf_token" value="{{ csrf_token() }}"'), path.name
 
 
 def test_cookie_flags(client, store):

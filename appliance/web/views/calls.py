@@ -12,7 +12,7 @@ import re
 from flask import Blueprint, render_template, request
 
 from appliance.errors import NotFound
-from appliance.store import call_history, patients
+from appliance.store import appointments, call_history, patients
 from appliance.store.call_history import OUTCOMES
 from appliance.web import web_context
 from appliance.web.access import audit_read, require_role
@@ -70,7 +70,7 @@ def detail(call_id: str):
             turns = call_history.transcript(store, call_id)
             timeline = call_history.timeline(store, call)
             raised = call_history.escalations_of(store, call_id)
-            booked = call_history.booked_by(store, call_id)
+            booked = [appointments.get(store, i) for i in call_history.booked_by(store, call_id)]
             ids = list(dict.fromkeys([*([call.patient_id] if call.patient_id else []), *call.candidates]))
             people = {p.patient_id: p for p in patients.get_many(store, ids)}
     except NotFound:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import NoReturn
 
+import phonenumbers
 from flask import Flask, abort
 
 from appliance import phones
@@ -92,6 +93,14 @@ def local_datetime(stamp: str | None) -> str:
     return moment.strftime(f"{DAY_FORMAT} %H:%M") if moment else ""
 
 
+def local_short(stamp: str | None) -> str:
+    """`14:05` today, `Tue 1 Dec 14:05` on other days (lists, where the year is rarely in doubt)."""
+    moment = to_local(stamp)
+    if moment is None:
+        return ""
+    return moment.strftime("%H:%M" if moment.date() == local_today() else "%a %-d %b %H:%M")
+
+
 def seconds_between(start: str | None, end: str | None) -> int | None:
     if not start or not end:
         return None
@@ -108,6 +117,20 @@ def duration(seconds: int | None) -> str:
 def call_length(call) -> str:
     """How long a call lasted, from the first ring to hang-up."""
     return duration(seconds_between(call.started_at, call.ended_at))
+
+
+def phone_text(number: str | None) -> str:
+    """A stored E.164 number as people write it: national form for the clinic's country, else international."""
+    if not number:
+        return ""
+    try:
+        parsed = phonenumbers.parse(number, None)
+    except phonenumbers.NumberParseException:
+        return number  # what the PBX sent, kept as it was
+    region = phones.clinic_region(web_context().config)
+    local = phonenumbers.region_code_for_number(parsed) == region
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL if local
+                                      else phonenumbers.PhoneNumberFormat.INTERNATIONAL)
 
 
 def masked(number: str | None) -> str:
@@ -143,8 +166,10 @@ def catalog_name(kind: str, item_id: str | None) -> str:
 
 def register_filters(app: Flask) -> None:
     """Template filters for times and names; each page blueprint calls this once when registered."""
-    app.jinja_env.filters.update(local_time=local_time, local_datetime=local_datetime, duration=duration,
-                                 call_length=call_length, masked=masked)
+    app.jinja_env.filters.update(local_time=local_time, local_datetime=local_datetime, local_short=local_short,
+                                 duration=duration,
+                                 call_length=call_length, masked=masked,
+                                 phone=phone_text)
     app.jinja_env.globals.update(
         day_format=DAY_FORMAT,
         service_name=lambda i: catalog_name("service", i),

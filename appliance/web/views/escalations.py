@@ -37,20 +37,23 @@ def index():
         counts = escalations.counts(store)
         pager = common.Pager(number, counts[status])
         rows = escalations.page(store, status, pager.size, pager.offset)
-        ids = sorted({e["patient_id"] for e in rows if e["patient_id"]})
+        callers = {e["call_id"]: _caller(store, e["call_id"]) for e in rows if e["call_id"]}
+        # a caller recognized by number but never verified: show who it probably is
+        ids = sorted({e["patient_id"] or (callers.get(e["call_id"]) or {}).get("patient_id") for e in rows} - {None})
         people = {p.patient_id: p for p in patients.get_many(store, ids)}
-        numbers = {e["call_id"]: _caller(store, e["call_id"]) for e in rows if e["call_id"]}
     if rows:  # caller numbers are shown even when no patient was recognized
         audit_read("escalations-listed", ids or None, status=status)
     return render_template("escalations.html", rows=rows, status=status, counts=counts, pager=pager,
-                           people=people, numbers=numbers, statuses=STATUSES)
+                           people=people, callers=callers, statuses=STATUSES)
 
 
-def _caller(store, call_id: str) -> str | None:
+def _caller(store, call_id: str) -> dict | None:
+    """The call's number and recognized patient."""
     try:
-        return call_history.get(store, call_id).number
+        call = call_history.get(store, call_id)
     except NotFound:
         return None
+    return {"number": call.number, "patient_id": call.patient_id}
 
 
 def _move(escalation_id: str, to: str, action: str):

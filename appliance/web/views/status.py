@@ -25,6 +25,7 @@ from appliance.web.views import common
 bp = Blueprint("status", __name__)
 bp.record_once(lambda state: common.register_filters(state.app))
 
+MODEL_LABELS = {"llm": "Language model", "stt": "Speech to text", "tts": "Voice"}
 LOW_DISK_BYTES = 2 * 1024**3  # below this, recordings, the WAL and model updates start to fail
 
 
@@ -55,7 +56,7 @@ def model_facts(config, data_dir: Path) -> list[Fact]:
 
 
 def _model_fact(kind: str, name: str, folder: Path, manifest: models.Manifest) -> Fact:
-    label = models.KIND_WORDS[kind].capitalize()
+    label = MODEL_LABELS[kind]
     if not name:
         if kind == "llm":
             return Fact(label, "not configured: calls are understood by rules only")
