@@ -71,8 +71,8 @@ class CallCommands:
             if run is not None:
                 self._busy.add(command.command_id)
                 started.append(asyncio.get_running_loop().create_task(self.carry_out(store, run, command)))
-            elif _call_ended(store, command.call_id):
-                self._done(store, command, "call-not-live")
+            elif command.call_id in self.service.runs or _call_ended(store, command.call_id):
+                self._done(store, command, "call-not-live")  # this box held the call, and it is over
             elif call_commands.expired(command):
                 self._done(store, command, "expired")  # still ringing, or another box's call
         return started
