@@ -50,6 +50,21 @@ def test_add_list_and_admin_actions(data_dir):
     assert dentra("audit", "verify", "--data-dir", str(data_dir)).stdout.startswith("audit chain ok")
 
 
+def test_a_desk_extension_for_take_the_call(data_dir):
+    out = users_cmd(data_dir, "add", "tom", "--role", "front_desk", "--extension", "103", "--password-stdin",
+                    password=PASSWORD + "\n")
+    assert out.stdout.startswith("added tom (front_desk, desk extension 103); at the first sign-in")
+    assert users_cmd(data_dir, "set-extension", "tom", "104").stdout == 'tom: "Take the call" rings extension 104\n'
+    tom = next(u for u in json.loads(users_cmd(data_dir, "list", "--json").stdout) if u["username"] == "tom")
+    assert tom["extension"] == "104" and "ext 104" in users_cmd(data_dir, "list").stdout
+    assert "no desk extension" in users_cmd(data_dir, "set-extension", "tom").stdout
+    bad = users_cmd(data_dir, "set-extension", "tom", "10 2", check=False)
+    assert bad.returncode == 1 and bad.stderr.startswith("dentra: extension '10 2' must be 1-32 letters")
+    refused = users_cmd(data_dir, "add", "una", "--role", "front_desk", "--extension", "<1>", "--password-stdin",
+                        password=PASSWORD + "\n", check=False)
+    assert refused.returncode == 1 and "una" not in users_cmd(data_dir, "list").stdout  # nothing half-made
+
+
 @pytest.mark.parametrize("args, password, code, message", [
     (("add", "sam", "--role", "manager", "--password-stdin"), "too short\n", 1,
      "dentra: the password must have at least 12 characters (a short sentence is easy to remember); got 9\n"),
