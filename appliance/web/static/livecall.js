@@ -56,6 +56,9 @@
     } else if (msg.type === "call-ended") {
       if (status.dataset.status !== "transferred") setStatus("ended", STATUS.ended + (card.outcome ? " (" + card.outcome + ")" : ""));
     } else if (msg.type === "call-command-done" && msg.payload && msg.payload.result !== "transferred") {
+      if (status.dataset.status === "answered" || status.dataset.status === "ringing") {
+        view.querySelectorAll(".live-actions button").forEach(function (b) { b.disabled = b.dataset.usable !== "1"; });
+      }
       command.textContent = "Could not put the caller through (" + String(msg.payload.result).replace(/-/g, " ") +
         "); the AI carries on.";
     }
