@@ -55,7 +55,7 @@ def index():
     if before and not before.isdigit():
         common.refuse(400, f"before must be a row number, got {common.echo(before)}.")
     store = web_context().store()
-    audit_read("audit-viewed", None, **asked)
+    audit_read("audit-viewed", None, **_as_detail(asked))
     found = [dict(r) | {"detail": json.loads(r["detail"])}
              for r in audit.rows(store, wanted, before=int(before or 0) or None, limit=PAGE_ROWS + 1)]
     older = found[PAGE_ROWS - 1]["seq"] if len(found) > PAGE_ROWS else None
@@ -68,7 +68,7 @@ def export():
     """Every matching row, oldest first, as CSV (streamed: the log can be large)."""
     wanted, asked = _wanted()
     store = web_context().store()
-    audit_read("audit-exported", None, **asked)
+    audit_read("audit-exported", None, **_as_detail(asked))
     cursor = audit.rows(store, wanted, newest_first=False)
 
     def lines():
@@ -86,6 +86,11 @@ def export():
     stamp = common.local_now().strftime("%Y%m%d-%H%M")
     return Response(stream_with_context(lines()), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="dentra-audit-{stamp}.csv"'})
+
+
+def _as_detail(asked: dict[str, str]) -> dict[str, str]:
+    """The filters for the audit row of this read (prefixed: `user` is already who read it)."""
+    return {f"filter_{k}": v for k, v in asked.items()}
 
 
 def _cell(value) -> str:
