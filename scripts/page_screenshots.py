@@ -48,7 +48,7 @@ PAGES = {  # file name -> path (the demo clinic's appointments start on 2026-12-
     "patient": "/patients/P1001",
     "escalations": "/escalations",
     "status": "/status",
-    "audit": "/audit",
+    "audit": "/audit?user=morgan",  # the pages above, as the log recorded them
 }
 PASSWORD = "screenshots only 1"
 
@@ -139,8 +139,9 @@ class Chromium:
             if state == "complete":
                 break
             time.sleep(0.05)
-        height = self.call("Runtime.evaluate", expression="document.documentElement.scrollHeight")["result"]["value"]
-        self.call("Emulation.setDeviceMetricsOverride", width=self.width, height=min(int(height), 2400),
+        # the body's own height, so a short page is not padded out to the window
+        height = self.call("Runtime.evaluate", expression="document.body.scrollHeight")["result"]["value"]
+        self.call("Emulation.setDeviceMetricsOverride", width=self.width, height=min(int(height) + 16, 2400),
                   deviceScaleFactor=1, mobile=False)
         shot = self.call("Page.captureScreenshot", format="png")
         out.write_bytes(base64.b64decode(shot["data"]))
