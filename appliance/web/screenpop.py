@@ -207,6 +207,10 @@ class ScreenPopHub:
         with self._lock:
             for sub in self._subscribers:
                 sub.dropped = "server-closing"
+                try:
+                    sub.queue.put_nowait(None)  # wakes a waiting page at once; it sees `dropped`
+                except queue.Full:
+                    pass
             self._subscribers.clear()
 
 
