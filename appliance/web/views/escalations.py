@@ -76,10 +76,12 @@ def _move(escalation_id: str, to: str, action: str):
 @bp.post("/escalations/<escalation_id>/acknowledge")
 @require_role(*common.STAFF)
 def acknowledge(escalation_id: str):
+    """Someone at the desk is on it."""
     return _move(escalation_id, "acknowledged", "escalation-acknowledged")
 
 
 @bp.post("/escalations/<escalation_id>/resolve")
 @require_role(*common.STAFF)
 def resolve(escalation_id: str):
+    """Done: the caller was helped or called back."""
     return _move(escalation_id, "resolved", "escalation-resolved")

@@ -106,6 +106,7 @@ def _saved(patient: Patient, change: str, **detail):
 @bp.post("/patients/<patient_id>/phones")
 @require_role(*common.STAFF)
 def add_phone(patient_id: str):
+    """Add a number (any common form, checked for the clinic's country) so caller ID finds the patient."""
     patient, ctx = _patient(patient_id), web_context()
     raw, kind = request.form.get("number", "").strip()[:40], request.form.get("kind", "")
     region = phones.clinic_region(ctx.config)
@@ -126,7 +127,8 @@ def add_phone(patient_id: str):
         return _saved(patient, "phone-added", kind=kind)
 
 
-def _phone_change(patient_id: str, phone_id: int, change):
+def _phone_change(patient_id: str, change):
+    """Run one change to a phone on file in a write transaction; a phone that is not this patient's is a 404."""
     patient, store = _patient(patient_id), web_context().store()
     try:
         with store.write():
@@ -138,16 +140,18 @@ def _phone_change(patient_id: str, phone_id: int, change):
 @bp.post("/patients/<patient_id>/phones/<int:phone_id>/remove")
 @require_role(*common.STAFF)
 def remove_phone(patient_id: str, phone_id: int):
+    """Remove one number; caller ID stops matching it at once."""
     def change(patient, store):
         patients.remove_phone(store, patient.patient_id, phone_id)
         return _saved(patient, "phone-removed", phone_id=phone_id)
 
-    return _phone_change(patient_id, phone_id, change)
+    return _phone_change(patient_id, change)
 
 
 @bp.post("/patients/<patient_id>/phones/<int:phone_id>/kind")
 @require_role(*common.STAFF)
 def phone_kind(patient_id: str, phone_id: int):
+    """Mark a number as home, mobile or work."""
     kind = request.form.get("kind", "")
     if kind not in PHONE_KINDS:
         common.refuse(400, f"Phone type must be one of {', '.join(PHONE_KINDS)}, got {common.echo(kind)}.")
@@ -156,12 +160,13 @@ def phone_kind(patient_id: str, phone_id: int):
         patients.set_phone_kind(store, patient.patient_id, phone_id, kind)
         return _saved(patient, "phone-kind-changed", phone_id=phone_id, kind=kind)
 
-    return _phone_change(patient_id, phone_id, change)
+    return _phone_change(patient_id, change)
 
 
 @bp.post("/patients/<patient_id>/preferences")
 @require_role(*common.STAFF)
 def preferences(patient_id: str):
+    """Save the preferred name, language, provider, time of day and location."""
     patient, ctx = _patient(patient_id), web_context()
     config, form = ctx.config, {k: request.form.get(k, "").strip() for k in (
         "preferred_name", "language", "preferred_provider", "preferred_time", "preferred_location")}
