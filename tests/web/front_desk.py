@@ -43,9 +43,11 @@ class PageServer:
     def __init__(self, data_dir: Path):
         self.port = free_port()
         self.base = f"https://127.0.0.1:{self.port}"
-        self.proc = subprocess.Popen([DENTRA, "web", "--config", str(defaults.EXAMPLE_CONFIG), "--data-dir",
-                                      str(data_dir), "--listen", f"127.0.0.1:{self.port}"],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.log = Path(data_dir).parent / f"dentra-web-{self.port}.log"  # gunicorn's own lines; no PHI
+        with open(self.log, "wb") as log:
+            self.proc = subprocess.Popen([DENTRA, "web", "--config", str(defaults.EXAMPLE_CONFIG), "--data-dir",
+                                          str(data_dir), "--listen", f"127.0.0.1:{self.port}"],
+                                         stdout=log, stderr=subprocess.STDOUT)
         wait_for_page(self.port, self.proc)
 
     def stop(self) -> float:

@@ -48,7 +48,7 @@ def pop_for(browser, call_id: str, timeout_s: float = POP_WITHIN_S):
 
 
 def home(server, browser):
-    browser.page.goto(server.base + "/")
+    browser.page.goto(server.base + "/", wait_until="domcontentloaded")  # the pop needs the script, not images
     browser.wait_live()
 
 
