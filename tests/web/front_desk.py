@@ -92,7 +92,7 @@ class Browser:
 
     def wait_live(self, page=None) -> None:
         """Until the page's /live socket is open (the server sent `ready`)."""
-        (page or self.page).wait_for_function("() => sessionStorage.getItem('dentra.live') !== null", timeout=10000)
+        (page or self.page).wait_for_function("() => document.body.dataset.live === 'ready'", timeout=10000)
 
     def close(self) -> None:
         self.context.close()

@@ -178,7 +178,10 @@
 
   function handle(msg) {
     if (typeof msg.id === "number" && msg.id > (state.last || 0)) state.last = msg.id;
-    if (msg.type === "ready") replaying = false;
+    if (msg.type === "ready") {
+      replaying = false;
+      body.dataset.live = "ready";  // the page is current from here on
+    }
     if (msg.type === "resync") state.calls = {};  // too much was missed: start afresh
     if (msg.type === "call-ringing") {
       state.calls[msg.call_id] = msg.id;
@@ -204,6 +207,7 @@
     socket.onopen = function () { backoff = 500; };
     socket.onmessage = function (m) { handle(JSON.parse(m.data)); };
     socket.onclose = function () {
+      body.dataset.live = "reconnecting";
       setTimeout(connect, backoff + Math.random() * backoff / 2);
       backoff = Math.min(backoff * 2, 30000);
     };
