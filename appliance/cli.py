@@ -1,4 +1,4 @@
-"""The `dentra` command: set up a store, inspect it, maintain keys, and run the appliance.
+"""The `dentra` command: set up a store, inspect it, maintain keys, and run the appliance (cli_web: the page).
 
 Errors reach the admin as one line on stderr (`dentra: <what, where, what to do>`); bad arguments
 and configuration errors exit 2, other failures 1.
@@ -80,6 +80,9 @@ def cmd_init(args) -> int:
               f" ({n_patients} patients, {n_appts} appointments).")
         print(f"Key file: {store.key_file} (mode 0600). Without it the store cannot be opened.")
         print(f"Recovery code (write it down and keep it off the box; it recreates the key file):\n  {code}")
+    from appliance.cli_web import ensure_certificate
+
+    ensure_certificate(config, data_dir)
     return 0
 
 
@@ -315,6 +318,10 @@ def build_parser() -> argparse.ArgumentParser:
                                                                               required=True)
     command("check", cmd_config_check, "load and check a clinic TOML file", cfp)
     command("keys", cmd_config_keys, "list every configuration key with its note and unit", cfp)
+
+    from appliance.cli_web import add_commands  # here: cli_web imports this module's helpers
+
+    add_commands(sub, command)
 
     mp = sub.add_parser("models", help="speech and language models").add_subparsers(dest="action", metavar="ACTION",
                                                                                     required=True)

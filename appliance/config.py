@@ -158,7 +158,15 @@ class StoreSettings:
 
 @dataclass(frozen=True)
 class WebSettings:
-    listen: str = note("host:port of the receptionist page", default="127.0.0.1:8443")
+    listen: str = note("host:port of the receptionist page (HTTPS)", default="127.0.0.1:8443")
+    idle_timeout_minutes: int = note("sign a receptionist out after this long without a request, minutes",
+                                     default=15)
+    session_max_hours: int = note("sign out after this long even when active, hours", default=12)
+    lockout_failures: int = note("failed sign-ins in a row that lock an account", default=5)
+    lockout_minutes: int = note("how long a locked account stays locked, minutes", default=15)
+    address_failures: int = note("failed sign-ins from one address that pause it", default=20)
+    address_window_minutes: int = note("window for counting an address's failures, minutes", default=15)
+    threads: int = note("requests and live screens served at once (one thread each)", default=32)
 
 
 @dataclass(frozen=True)

@@ -114,3 +114,23 @@ def _check_appliance(c: Config, fail) -> None:
             fail("cloud_llm.model", "is required when cloud_llm.enabled is true")
     if not 0 < c.cloud_llm.timeout_seconds <= 30:
         fail("cloud_llm.timeout_seconds", f"must be between 0 and 30 seconds, got {c.cloud_llm.timeout_seconds}")
+    _check_web(c, fail)
+
+
+# (key, lowest, highest, unit): the web page's limits; outside them sign-in is either unusable or unsafe
+WEB_RANGES = (
+    ("idle_timeout_minutes", 1, 60, "minutes"),
+    ("session_max_hours", 1, 24, "hours"),
+    ("lockout_failures", 3, 20, "failures"),
+    ("lockout_minutes", 1, 1440, "minutes"),
+    ("address_failures", 5, 1000, "failures"),
+    ("address_window_minutes", 1, 1440, "minutes"),
+    ("threads", 4, 256, "threads"),
+)
+
+
+def _check_web(c: Config, fail) -> None:
+    for key, low, high, unit in WEB_RANGES:
+        value = getattr(c.web, key)
+        if not low <= value <= high:
+            fail(f"web.{key}", f"must be between {low} and {high} {unit}, got {value}")

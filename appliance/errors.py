@@ -64,6 +64,18 @@ class AuditChainBroken(StoreError):
     code = "audit-chain-broken"
 
 
+class UserError(AppError):
+    """A receptionist-page account that cannot be added or changed as asked."""
+
+    code = "user-invalid"
+
+
+class CertificateError(AppError):
+    """The web page's TLS certificate or key cannot be used; the message names the file."""
+
+    code = "certificate-invalid"
+
+
 class SchedulingError(AppError):
     """A booking request the schedule cannot honour."""
 

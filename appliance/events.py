@@ -34,6 +34,15 @@ def emit(store: Store, type: str, call_id: str | None = None, **payload: Any) ->
 def since(store: Store, after_id: int = 0, limit: int = 500) -> list[Event]:
     """Events newer than `after_id`, oldest first (what a reconnecting screen missed)."""
     rows = store.conn.execute("SELECT * FROM events WHERE event_id > ? ORDER BY event_id LIMIT ?", (after_id, limit))
-    return [Event(r["event_id"], r["at"], r["type"], r["call_id"],
-                  json.loads(store.vault.decrypt(r["payload"], "events", "payload", f"{r['type']}/{r['at']}")))
-            for r in rows]
+    return [_event(store, r) for r in rows]
+
+
+def for_call(store: Store, call_id: str, limit: int = 2000) -> list[Event]:
+    """One call's events, oldest first (the live call view starts from these)."""
+    rows = store.conn.execute("SELECT * FROM events WHERE call_id = ? ORDER BY event_id LIMIT ?", (call_id, limit))
+    return [_event(store, r) for r in rows]
+
+
+def _event(store: Store, r) -> Event:
+    payload = store.vault.decrypt(r["payload"], "events", "payload", f"{r['type']}/{r['at']}")
+    return Event(r["event_id"], r["at"], r["type"], r["call_id"], json.loads(payload))

@@ -59,3 +59,12 @@ def normalize(raw: str | None, region: str) -> str | None:
 def last_digits(e164: str, n: int = 4) -> str:
     """Only the last digits, for logs and screens that must not show the whole number."""
     return "…" + e164[-n:]
+
+
+def readable(number: str) -> str:
+    """An E.164 number grouped for people ("+1 217-555-0103"); anything else as it came."""
+    try:
+        parsed = phonenumbers.parse(number, None)
+    except phonenumbers.NumberParseException:
+        return number
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.INTERNATIONAL)

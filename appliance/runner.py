@@ -58,15 +58,30 @@ def run(config: Config, data_dir: Path, demo: bool) -> int:
         offers = choose_offers(find_slots(store, config, service.id, now.date(), now.date() + timedelta(days=14), now))
         when = "; ".join(f"{s.start:%a %b %d %H:%M} with {s.provider} at {s.location}" for s in offers) or "none"
         print(f"Next {service.name.lower()} slots: {when}.")
-    stages = load_voice(config, data_dir, demo)
-    print(f"Answering calls as extension {config.sip.extension} on {config.sip.listen}"
-          + (f", registering with {config.sip.registrar}" if config.sip.registrar else " (direct calls)")
-          + ". Ctrl-C stops.", flush=True)
+    # the page first: receptionists can sign in while the speech models load
+    web = start_web(config, data_dir)
     try:
-        asyncio.run(serve(config, data_dir, stages))
-    except KeyboardInterrupt:
-        pass
+        stages = load_voice(config, data_dir, demo)
+        try:  # a Ctrl-C right after the announcement is an ordinary stop too
+            print(f"Answering calls as extension {config.sip.extension} on {config.sip.listen}"
+                  + (f", registering with {config.sip.registrar}" if config.sip.registrar else " (direct calls)")
+                  + ". Ctrl-C stops.", flush=True)
+            asyncio.run(serve(config, data_dir, stages))
+        except KeyboardInterrupt:
+            pass
+    finally:
+        web.stop()
     return 0
+
+
+def start_web(config: Config, data_dir: Path):
+    """The receptionist page as a supervised child process (`dentra web`), restarted if it dies."""
+    from appliance.web.supervisor import WebProcess, web_command
+
+    recorded = peek_meta(data_dir, "key_file")
+    web = WebProcess(web_command(config.source, data_dir, Path(recorded) if recorded else None)).start()
+    print(f"Receptionist page: https://{config.web.listen}/ (dentra web, restarted if it stops)", flush=True)
+    return web
 
 
 def load_voice(config: Config, data_dir: Path, demo: bool) -> VoiceStages:

@@ -40,6 +40,8 @@ debian_packages() {
     command -v sipp >/dev/null || missing+=(sip-tester)
     command -v espeak-ng >/dev/null || missing+=(espeak-ng)
     command -v sox >/dev/null || missing+=(sox)
+    # the receptionist page's browser test (Playwright drives it; no browser download)
+    [ -x /usr/bin/chromium ] || missing+=(chromium)
     if [ ${#missing[@]} -gt 0 ]; then apt_install "${missing[@]}"; fi
     if ! python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
         say "Python 3.11 or newer is needed, found $(python3 --version 2>&1)"; exit 1
@@ -89,7 +91,8 @@ venv() {
         say "installing the appliance and its test tools into .venv"
         # pip's chatter goes to a log, shown only when the install fails
         if ! { .venv/bin/python -m pip install -q --upgrade pip &&
-               .venv/bin/python -m pip install -q --find-links "$(llama_wheel_dir)" -e '.[llm,test]'
+               PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 \
+                   .venv/bin/python -m pip install -q --find-links "$(llama_wheel_dir)" -e '.[llm,test]'
             } >.venv/pip.log 2>&1; then
             cat .venv/pip.log >&2; say "installing into .venv failed (log above: .venv/pip.log)"; exit 1
         fi
@@ -129,6 +132,7 @@ case "$cmd" in
         .venv/bin/python bench/voice_bench.py
         .venv/bin/python bench/call_bench.py
         .venv/bin/python bench/concurrency_bench.py
+        .venv/bin/python bench/screenpop_bench.py
         ;;
     *) say "usage: scripts/dev.sh run|test|bench|install [options]"; exit 2 ;;
 esac

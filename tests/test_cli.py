@@ -16,9 +16,10 @@ from appliance import defaults
 DENTRA = str(Path(sys.executable).parent / "dentra")
 
 
-def dentra(*args, check=True, env=None):
-    run = subprocess.run([DENTRA, *args], capture_output=True, text=True, timeout=60,
-                         env={**os.environ, **(env or {})})
+def dentra(*args, check=True, env=None, input=None):
+    """The real command; stdin is `input`, never a terminal."""
+    run = subprocess.run([DENTRA, *args], capture_output=True, text=True, timeout=60, input=input,
+                         stdin=subprocess.DEVNULL if input is None else None, env={**os.environ, **(env or {})})
     if check:
         assert run.returncode == 0, run.stderr
     return run
@@ -125,6 +126,7 @@ def test_run_creates_the_demo_store_once_and_answers(tmp_path):
     assert stop_run(proc) == 0, out
     assert "First start: created the store" in out and "30 patients" in out and "audit chain ok" in out
     assert "Answering calls as extension 250 on 127.0.0.1:5070 (direct calls)" in out
+    assert "Receptionist page: https://127.0.0.1:8443/ (dentra web, restarted if it stops)" in out
     assert (data_dir / "models" / "faster-whisper-base" / "model.bin").is_file()
     proc, lines = start_run(data_dir)
     assert stop_run(proc) == 0

@@ -90,6 +90,17 @@ def test_service_length_must_fit_the_slot_step(tmp_path):
     ('listen = "127.0.0.1:5070"', 'listen = "5070"', r"^sip\.listen: must look like 127\.0\.0\.1:5070"),
     ('[[policies.faq]]\nq = "Do you see children?"', '[[policies.faq]]\nquestion = "Do you see children?"',
      r"^policies\.faq\[0\]\.question: unknown key"),
+    ("idle_timeout_minutes = 15", "idle_timeout_minutes = 0",
+     r"^web\.idle_timeout_minutes: must be between 1 and 60 minutes, got 0$"),
+    ("idle_timeout_minutes = 15", "idle_timeout_minutes = 240", r"^web\.idle_timeout_minutes: must be between"),
+    ("session_max_hours = 12", "session_max_hours = 48", r"^web\.session_max_hours: must be between 1 and 24 hours"),
+    ("lockout_failures = 5", "lockout_failures = 1", r"^web\.lockout_failures: must be between 3 and 20 failures"),
+    ("lockout_minutes = 15", "lockout_minutes = 0", r"^web\.lockout_minutes: must be between 1 and 1440 minutes"),
+    ("address_failures = 20", "address_failures = 2", r"^web\.address_failures: must be between 5 and 1000"),
+    ("threads = 32", "threads = 1", r"^web\.threads: must be between 4 and 256 threads, got 1$"),
+    ("threads = 32", 'threads = "many"', r"^web\.threads: must be a whole number, got 'many'$"),
+    ('listen = "127.0.0.1:8443"', 'listen = "8443"', r"^web\.listen: must look like 127\.0\.0\.1:5070"),
+    ("idle_timeout_minutes = 15", "idle_minutes = 15", r"^web\.idle_minutes: unknown key \(did you mean "),
     ('languages = ["en", "es"]', 'languages = "en"', r"^clinic\.languages: must be a list, got 'en'$"),
 ])
 def test_each_mistake_names_the_key(tmp_path, old, new, expected):
@@ -119,3 +130,9 @@ def test_cli_config_typo_is_one_line_and_exit_2(tmp_path):
     assert run.stdout == ""
     assert run.stderr == (f"dentra: {path}: calendar.slot_stepminutes: unknown key "
                           "(did you mean 'slot_step_minutes'?)\n")
+
+
+def test_web_defaults_when_the_section_is_absent(shared_demo_clinic):
+    web = load_config(shared_demo_clinic).web
+    assert (web.listen, web.idle_timeout_minutes, web.session_max_hours) == ("127.0.0.1:8443", 15, 12)
+    assert (web.lockout_failures, web.lockout_minutes, web.address_failures, web.threads) == (5, 15, 20, 32)

@@ -59,3 +59,38 @@ def verify(store: Store) -> ChainReport:
             return ChainReport(False, rows, r["seq"], "was altered after it was written")
         prev, expected_seq = r["hash"], expected_seq + 1
     return ChainReport(True, rows)
+
+
+@dataclass(frozen=True)
+class Filter:
+    """Which audit rows a manager asked for; `since`/`until` are UTC text bounds [since, until)."""
+
+    actors: tuple[str, ...] = ()
+    patient_id: str | None = None
+    action: str | None = None
+    since: str | None = None
+    until: str | None = None
+
+    def where(self) -> tuple[str, list]:
+        clauses, args = [], []
+        if self.actors:
+            clauses.append(f"actor IN ({', '.join('?' * len(self.actors))})"), args.extend(self.actors)
+        for column, value, op in (("patient_id", self.patient_id, "="), ("action", self.action, "="),
+                                  ("at", self.since, ">="), ("at", self.until, "<")):
+            if value:
+                clauses.append(f"{column} {op} ?"), args.append(value)
+        return " AND ".join(clauses) or "1", args
+
+
+def rows(store: Store, wanted: Filter, *, before: int | None = None, limit: int | None = None,
+         newest_first: bool = True):
+    """Matching rows (sqlite3.Row) newest first; `before` continues a page after that sequence number."""
+    clause, args = wanted.where()
+    if before:
+        clause, args = f"{clause} AND seq < ?", [*args, before]
+    order = "DESC" if newest_first else "ASC"
+    sql = (f"SELECT seq, at, actor, action, patient_id, subject, detail FROM audit_log WHERE {clause} "
+           f"ORDER BY seq {order}")
+    if limit:
+        sql, args = sql + " LIMIT ?", [*args, limit]
+    return store.conn.execute(sql, args)

@@ -22,6 +22,7 @@ ENCRYPTED_COLUMNS: dict[str, tuple[str, tuple[str, ...]]] = {
     "call_turns": ("call_id || '/' || seq", ("text",)),
     "escalations": ("escalation_id", ("detail",)),
     "events": ("type || '/' || at", ("payload",)),
+    "users": ("user_id", ("totp_secret",)),
 }
 
 
@@ -179,11 +180,69 @@ M003_ESCALATION_KIND = """
         CHECK (kind IN ('transfer', 'callback'));
 """
 
+# Staff accounts of the receptionist page. The TOTP secret is encrypted like PHI: with it (and the
+# password) anyone could sign in. Sessions are kept by the SHA-256 of their cookie token, never the
+# token; login_failures counts failed sign-ins per client address for throttling.
+M004_WEB_USERS = """
+    CREATE TABLE users (
+        user_id INTEGER PRIMARY KEY AUTOINCREMENT,
+        username TEXT NOT NULL UNIQUE,
+        role TEXT NOT NULL CHECK (role IN ('front_desk', 'manager', 'admin')),
+        password_hash TEXT NOT NULL,
+        totp_secret BLOB,
+        totp_enrolled INTEGER NOT NULL DEFAULT 0,
+        totp_last_step INTEGER NOT NULL DEFAULT 0,
+        failed_attempts INTEGER NOT NULL DEFAULT 0,
+        locked_until TEXT,
+        disabled INTEGER NOT NULL DEFAULT 0,
+        created_at TEXT NOT NULL,
+        last_login_at TEXT
+    );
+    CREATE TABLE web_sessions (
+        token_hash BLOB PRIMARY KEY,
+        user_id INTEGER NOT NULL REFERENCES users(user_id) ON DELETE CASCADE,
+        stage TEXT NOT NULL CHECK (stage IN ('second-factor', 'enrol', 'signed-in')),
+        address TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        last_seen_at TEXT NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX web_sessions_user ON web_sessions(user_id);
+    CREATE TABLE login_failures (
+        failure_id INTEGER PRIMARY KEY,
+        address TEXT NOT NULL,
+        at TEXT NOT NULL
+    );
+    CREATE INDEX login_failures_address ON login_failures(address, at);
+"""
+
+# Live calls taken from the receptionist page: the web writes a command, the voice side (which owns
+# the SIP call) polls for it, carries it out and marks it done. Users get their own desk extension
+# ("take the call" rings it) and their screen-pop preferences (a chime, a desktop notification).
+M005_CALL_COMMANDS = """
+    CREATE TABLE call_commands (
+        command_id INTEGER PRIMARY KEY AUTOINCREMENT,
+        call_id TEXT NOT NULL REFERENCES calls(call_id),
+        command TEXT NOT NULL CHECK (command IN ('take', 'end-ai')),
+        extension TEXT NOT NULL,
+        by_user TEXT NOT NULL,
+        at TEXT NOT NULL,
+        done_at TEXT,
+        result TEXT
+    );
+    CREATE INDEX call_commands_pending ON call_commands(call_id) WHERE done_at IS NULL;
+    CREATE INDEX events_call ON events(call_id, event_id);
+    ALTER TABLE users ADD COLUMN extension TEXT;
+    ALTER TABLE users ADD COLUMN pop_sound INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE users ADD COLUMN pop_notify INTEGER NOT NULL DEFAULT 0;
+"""
+
 # (number, name, SQL script). Never edit a shipped migration: add the next number.
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "initial", M001_INITIAL),
     (2, "id-counters", M002_ID_COUNTERS),
     (3, "escalation-kind", M003_ESCALATION_KIND),
+    (4, "web-users", M004_WEB_USERS),
+    (5, "call-commands", M005_CALL_COMMANDS),
 ]
 
 

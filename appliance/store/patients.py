@@ -185,3 +185,63 @@ def ids_by_name_and_birth_date(store: Store, name: str, date_of_birth: date) -> 
     rows = store.conn.execute("SELECT patient_id FROM patients WHERE dob_index = ?",
                               (store.vault.blind_index("dob", date_of_birth.isoformat()),))
     return sorted(by_name & {r[0] for r in rows})
+
+
+# ---- edits from the receptionist page (inside the caller's store.write(), which also audits) ----
+
+
+@dataclass(frozen=True)
+class PhoneOnFile:
+    """A patient's phone with its row id, so a page can change or remove that one number."""
+
+    phone_id: int
+    number: str
+    kind: str
+
+
+def phones_on_file(store: Store, patient_id: str) -> list[PhoneOnFile]:
+    rows = store.conn.execute("SELECT phone_id, kind, number FROM patient_phones WHERE patient_id = ? "
+                              "ORDER BY phone_id", (patient_id,))
+    return [PhoneOnFile(r["phone_id"], store.vault.decrypt(r["number"], "patient_phones", "number", patient_id),
+                        r["kind"]) for r in rows]
+
+
+def set_phone_kind(store: Store, patient_id: str, phone_id: int, kind: str) -> None:
+    if kind not in PHONE_KINDS:
+        raise ValueError(f"phone kind must be one of {PHONE_KINDS}, got {kind!r}")
+    _one_phone(store.conn.execute("UPDATE patient_phones SET kind = ? WHERE patient_id = ? AND phone_id = ?",
+                                  (kind, patient_id, phone_id)), patient_id, phone_id)
+    _touch(store, patient_id)
+
+
+def remove_phone(store: Store, patient_id: str, phone_id: int) -> None:
+    _one_phone(store.conn.execute("DELETE FROM patient_phones WHERE patient_id = ? AND phone_id = ?",
+                                  (patient_id, phone_id)), patient_id, phone_id)
+    _touch(store, patient_id)
+
+
+def _one_phone(cursor, patient_id: str, phone_id: int) -> None:
+    if cursor.rowcount != 1:
+        raise NotFound(f"patient {patient_id} has no phone {phone_id}")
+
+
+def _touch(store: Store, patient_id: str) -> None:
+    store.conn.execute("UPDATE patients SET updated_at = ? WHERE patient_id = ?", (utc_now(), patient_id))
+
+
+def set_preferences(store: Store, patient: Patient, **changes) -> Patient:
+    """Change the preferred name, language, provider, time or location; the name index follows the name."""
+    allowed = {"preferred_name", "language", "preferred_provider", "preferred_time", "preferred_location"}
+    if set(changes) - allowed:
+        raise ValueError(f"only {sorted(allowed)} can be changed here, got {sorted(changes)}")
+    if changes.get("preferred_time", "") not in PREFERRED_TIMES:
+        raise ValueError(f"preferred time must be one of {PREFERRED_TIMES}")
+    updated = dataclasses.replace(patient, **changes)
+    pid = patient.patient_id
+    store.conn.execute(
+        "UPDATE patients SET preferred_name = ?, language = ?, preferred_provider = ?, preferred_time = ?, "
+        "preferred_location = ?, updated_at = ? WHERE patient_id = ?",
+        (store.vault.encrypt(_text(updated.preferred_name), "patients", "preferred_name", pid), updated.language,
+         updated.preferred_provider, updated.preferred_time, updated.preferred_location, utc_now(), pid))
+    _index_names(store, updated)
+    return updated

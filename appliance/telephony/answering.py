@@ -15,11 +15,22 @@ from appliance.brain.understanding import Understander
 from appliance.clock import Clock
 from appliance.config import Config
 from appliance.phones import clinic_region, last_digits
-from appliance.recognition import recognize_call
+from appliance.recognition import Recognition, recognize_call
 from appliance.store import Store
+from appliance.telephony.commands import CallCommands
 from appliance.voice.turns import CallRun, VoiceStages
 
 log = logging.getLogger("dentra.answering")
+
+
+def announce_ringing(store: Store, number: str | None, region: str) -> tuple[str, Recognition]:
+    """Recognize the caller and emit `call-ringing`, so the receptionist's screen pops while the phone rings."""
+    call_id, recognition = recognize_call(store, number, region, channel="sip")
+    with store.write():
+        events.emit(store, "call-ringing", call_id, number_status=recognition.number_status,
+                    number_last_digits=last_digits(recognition.e164) if recognition.e164 else None,
+                    candidates=[p.patient_id for p in recognition.candidates], confidence=recognition.confidence)
+    return call_id, recognition
 
 
 class AnsweringService:
@@ -32,19 +43,13 @@ class AnsweringService:
         self.clock = clock or Clock(config.tz)
         self.region = clinic_region(config)
         self.runs: dict[str, CallRun] = {}  # live and finished runs by call id (tests and the bench read them)
+        self.commands = CallCommands(self)  # "take the call" / "end AI handling" from the receptionist page
 
     async def handle(self, incoming) -> str | None:
         """Ring -> screen pop -> answer -> conversation -> outcome."""
         store = Store.open(self.data_dir, self.key_file)
         try:
-            call_id, recognition = recognize_call(store, incoming.caller.number or None, self.region,
-                                                  channel="sip")
-            with store.write():
-                # before answering: the receptionist's screen shows who is calling while the phone rings
-                events.emit(store, "call-ringing", call_id, number_status=recognition.number_status,
-                            number_last_digits=last_digits(recognition.e164) if recognition.e164 else None,
-                            candidates=[p.patient_id for p in recognition.candidates],
-                            confidence=recognition.confidence)
+            call_id, recognition = announce_ringing(store, incoming.caller.number or None, self.region)
             log.info("call %s ringing from %s (%d candidates)", call_id, incoming.caller.masked,
                      len(recognition.candidates))
             try:
@@ -57,6 +62,7 @@ class AnsweringService:
             conversation = self._conversation(store, call_id, recognition)
             run = CallRun(conversation, self.stages, incoming)
             self.runs[call_id] = run
+            self.commands.follow()
             outcome = await run.run()
             log.info("call %s ended: %s", call_id, outcome)
             return outcome

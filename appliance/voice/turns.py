@@ -92,6 +92,7 @@ class CallRun:
         self.timings: list[TurnTiming] = []
         self._pending_reply_clock: tuple[float, TurnTiming] | None = None
         self._hung_up = asyncio.Event()
+        self.taken = False  # staff are taking the call from the page (telephony/commands.py)
 
     # ---- the run ----
 
@@ -123,8 +124,13 @@ class CallRun:
     def _over(self, line: BoxLine) -> bool:
         return line.expects == "nothing" or self.line.ended.is_set()
 
+    def take_over(self) -> None:
+        """Staff take the call from the page: the box falls silent while telephony/commands.py transfers it."""
+        self.taken = True
+        self.line.flush_playback()
+
     async def _finish(self, line: BoxLine) -> None:
-        if self.line.ended.is_set():
+        if self.line.ended.is_set() or self.taken:
             return
         if line.action and line.action.get("type") == "transferred":
             target = line.action["to"]
@@ -279,7 +285,7 @@ class CallRun:
                 # the next sentence is synthesized while this one plays, so there is no gap between them
                 upcoming = asyncio.ensure_future(asyncio.to_thread(next, iterator, None))
                 for frame in to_frames(chunk[1]):
-                    if self.line.ended.is_set():
+                    if self.line.ended.is_set() or self.taken:
                         return False
                     if interruptible and not await self._still_clear():
                         self.line.flush_playback()
