@@ -25,7 +25,15 @@ from appliance.web.views import common
 bp = Blueprint("status", __name__)
 bp.record_once(lambda state: common.register_filters(state.app))
 
-MODEL_LABELS = {"llm": "Language model", "stt": "Speech to text", "tts": "Voice"}
+# [models] key -> (manifest kind, label, may be empty)
+MODEL_KEYS = {"stt": ("stt", "Speech to text", False),
+              "stt_wideband": ("stt", "Speech to text, wideband calls", True),
+              "llm": ("llm", "Language model", True),
+              "tts": ("tts", "Voice", False),
+              "turn": ("turn", "End of turn", True)}
+OPTIONAL_MODELS = {"stt_wideband": "not configured: every call uses [models] stt",
+                   "llm": "not configured: calls are understood by rules only",
+                   "turn": "not configured: every turn waits its full pause"}
 LOW_DISK_BYTES = 2 * 1024**3  # below this, recordings, the WAL and model updates start to fail
 
 
@@ -52,15 +60,15 @@ def model_facts(config, data_dir: Path) -> list[Fact]:
         manifest = models.Manifest.load()
     except ModelError as err:
         return [Fact("Model manifest", err.message, "warn")]
-    return [_model_fact(kind, getattr(config.models, kind), folder, manifest) for kind in models.KINDS]
+    return [_model_fact(key, getattr(config.models, key), folder, manifest) for key in MODEL_KEYS]
 
 
-def _model_fact(kind: str, name: str, folder: Path, manifest: models.Manifest) -> Fact:
-    label = MODEL_LABELS[kind]
+def _model_fact(key: str, name: str, folder: Path, manifest: models.Manifest) -> Fact:
+    kind, label, optional = MODEL_KEYS[key]
     if not name:
-        if kind == "llm":
-            return Fact(label, "not configured: calls are understood by rules only")
-        return Fact(label, "not configured", "warn", f"set [models] {kind} in the clinic file")
+        if optional:
+            return Fact(label, OPTIONAL_MODELS[key])
+        return Fact(label, "not configured", "warn", f"set [models] {key} in the clinic file")
     if not any(m.name == name and m.kind == kind for m in manifest.models):
         try:
             path = models.resolve(name, kind, folder, manifest)
