@@ -306,6 +306,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     command("jobs", cmd_jobs, "run scheduled work (the weekly restore drill) until stopped; dentra-jobs runs this")
 
+    from appliance.ops.commands import register as register_ops  # replicate, restore, backup, status, migrate
+
+    register_ops(sub, command)
+
     cp = command("simulate", cmd_simulate, "hold a text call with the brain: caller lines on stdin, JSON lines out")
     cp.add_argument("--caller", default="anonymous", help="the caller's number as the PBX would send it")
     cp.add_argument("--now", help="clinic-local time of the call, e.g. 2026-12-01T09:00 (default: now)")

@@ -105,6 +105,21 @@ async def serve(config: Config, data_dir: Path, stages: VoiceStages) -> None:
     service = AnsweringService(config, data_dir, Path(recorded) if recorded else None, stages, understander)
     async with SipAgent(config.sip) as agent:
         agent.on_call(service.handle)
+        publish_sip_status(agent, data_dir)
         # under systemd (Type=notify) the unit counts as started only now: models loaded, SIP listening
         systemd.ready(f"answering calls as extension {config.sip.extension} on {config.sip.listen}")
         await asyncio.Event().wait()
+
+
+def publish_sip_status(agent, data_dir: Path) -> None:
+    """Keep status/voice.json (registration state, no PHI) current for `dentra status` and the status page."""
+    from appliance.ops.records import write_record
+
+    def write(status) -> None:
+        try:
+            write_record(data_dir, "voice", status.to_dict())
+        except OSError as err:  # a full disk must not take calls down
+            log.warning("cannot write the SIP status record: %s", err)
+
+    agent.on_status(write)
+    write(agent.status)
