@@ -44,7 +44,7 @@ def run_drill(config, data_dir: Path, key_file: Path, attempts: int = 3) -> dict
                 if not mismatches or not checks.ok or attempt == attempts:
                     break
                 # a write landed between reading the live counts and the newest shipped change: look again
-                time.sleep(2 * config.replication.sync_interval_seconds + 1)
+                time.sleep(config.replication.sync_interval_seconds + 1)
         record.update(attempts=attempt, integrity=checks.integrity, audit_rows=checks.audit_rows,
                       counts=checks.counts, count_mismatches=mismatches,
                       replica_newest_write_at=_iso(checks.newest_write_at), live_newest_write_at=_iso(live_newest),
