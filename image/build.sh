@@ -213,14 +213,16 @@ install_demo_models(load_config(EXAMPLE_CONFIG), Path(sys.argv[1]))' "$stage" ||
 # ---- configuration: the clinic file, the units, first boot, the boot loader entry ----
 
 configure() {
-    cp -a image/rootfs/. "$ROOTFS/"
+    # everything from the same commit as the appliance: the units, the first-boot script, the config
+    local tree=$ROOTFS/opt/dentra/app
+    cp -a "$tree/image/rootfs/." "$ROOTFS/"
     chmod 0755 "$ROOTFS/usr/local/sbin/dentra-firstboot"
     chmod 0600 "$ROOTFS/etc/dentra/secrets.env"
     # the demo clinic as a starting point; the models live on the root partition
-    sed 's|^dir = "models" |dir = "/opt/dentra/models"|' config/clinic.example.toml >"$ROOTFS/etc/dentra/clinic.toml"
+    sed 's|^dir = "models" |dir = "/opt/dentra/models"|' "$tree/config/clinic.example.toml" >"$ROOTFS/etc/dentra/clinic.toml"
     grep -q '^dir = "/opt/dentra/models"' "$ROOTFS/etc/dentra/clinic.toml" || die "could not set [models] dir"
     chmod 0644 "$ROOTFS/etc/dentra/clinic.toml"
-    cp systemd/*.service "$ROOTFS/etc/systemd/system/"
+    cp "$tree"/systemd/*.service "$ROOTFS/etc/systemd/system/"
     echo dentra >"$ROOTFS/etc/hostname"
     printf '127.0.0.1\tlocalhost\n127.0.1.1\tdentra\n::1\tlocalhost ip6-localhost ip6-loopback\n' >"$ROOTFS/etc/hosts"
     printf 'PARTUUID=%s / ext4 rw,errors=remount-ro 0 1\n' "$ROOT_PARTUUID" >"$ROOTFS/etc/fstab"
@@ -237,7 +239,7 @@ enable_units() {
     local unit command enabled=()
     in_chroot systemctl enable -q systemd-networkd systemd-resolved systemd-timesyncd dentra-firstboot.service
     for unit in dentra-voice dentra-web dentra-jobs dentra-replicate; do
-        command=$(sed -n 's|^ExecStart=/opt/dentra/venv/bin/dentra \([a-z]*\).*|\1|p' "systemd/$unit.service")
+        command=$(sed -n 's|^ExecStart=/opt/dentra/venv/bin/dentra \([a-z]*\).*|\1|p' "$ROOTFS/etc/systemd/system/$unit.service")
         if in_chroot /opt/dentra/venv/bin/dentra "$command" --help >/dev/null 2>&1; then
             in_chroot systemctl enable -q "$unit.service"
             enabled+=("$unit")
