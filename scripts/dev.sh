@@ -42,6 +42,8 @@ debian_packages() {
     command -v sox >/dev/null || missing+=(sox)
     # replication tests start their own sshd on loopback as an SFTP replica target
     [ -x /usr/sbin/sshd ] || missing+=(openssh-server)
+    # tests/test_systemd_units.py runs `systemd-analyze verify` on the units in systemd/
+    command -v systemd-analyze >/dev/null || missing+=(systemd)
     if [ ${#missing[@]} -gt 0 ]; then apt_install "${missing[@]}"; fi
     if ! python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
         say "Python 3.11 or newer is needed, found $(python3 --version 2>&1)"; exit 1
