@@ -20,8 +20,15 @@ NEWEST_WRITE_SQL = (
 
 
 def read_only(db_path: Path) -> sqlite3.Connection:
-    """A read-only connection: looking at a store must never change it."""
-    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=10)
+    """A connection that refuses writes: looking at a store must never change it.
+
+    Not `mode=ro`: after a crash a read-only connection cannot rebuild the WAL index and reads a stale
+    snapshot (it once counted one audit row fewer than the restored replica held).
+    """
+    if not Path(db_path).is_file():
+        raise sqlite3.OperationalError(f"no database at {db_path}")
+    conn = sqlite3.connect(db_path, timeout=10, isolation_level=None)
+    conn.execute("PRAGMA query_only=1")
     conn.execute("PRAGMA busy_timeout=10000")
     return conn
 

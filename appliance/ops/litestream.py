@@ -44,7 +44,7 @@ def child_env(target: ReplicaTarget) -> dict[str, str]:
 def write_config(path: Path, db_path: Path, target: ReplicaTarget, sync_interval_s: float = 1.0) -> Path:
     """Write a 0600 Litestream config replicating `db_path` to the target."""
     replica = {**target.replica, "sync-interval": f"{round(sync_interval_s * 1000)}ms"}
-    doc = {"logging": {"level": "info"}, "dbs": [{"path": str(db_path), "replica": replica}]}
+    doc = {"logging": {"level": "info", "stderr": True}, "dbs": [{"path": str(db_path), "replica": replica}]}
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

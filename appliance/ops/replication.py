@@ -57,8 +57,8 @@ class Supervisor:
                 self.stop.wait(0.2)
             if self.stop.is_set():
                 break
-            # a run that lasted a while was healthy: start the backoff over
-            backoff = 1.0 if time.monotonic() - began > 60 else min(backoff * 2, 30.0)
+            # a run of more than a few seconds was no crash loop (an SFTP server down kills it at once)
+            backoff = 1.0 if time.monotonic() - began > 3 else min(backoff * 2, 30.0)
             self._error(f"litestream stopped (exit {self.child.returncode}): {self._child_error or 'no message'}; "
                         f"restarting in {backoff:.0f} s")
             self.state.update(state="restarting", restarts=self.state["restarts"] + 1)

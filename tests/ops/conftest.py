@@ -54,7 +54,10 @@ def replicating(clinic: Path, data_dir: Path, env=None, wait_shipped: bool = Tru
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
         if wait_shipped:
-            shipped = lambda: (read_record(data_dir, "replication") or {}).get("replica_txid")  # noqa: E731
+            def shipped():  # by this supervisor, not one before it
+                record = read_record(data_dir, "replication") or {}
+                return record.get("pid") == proc.pid and record.get("replica_txid")
+
             wait_for(lambda: shipped() or proc.poll() is not None, 30, "the first snapshot to reach the replica")
             assert proc.poll() is None, proc.stderr.read()
         yield proc
