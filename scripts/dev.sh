@@ -132,6 +132,7 @@ case "$cmd" in
         .venv/bin/python bench/llm_bench.py
         .venv/bin/python bench/voice_bench.py
         .venv/bin/python bench/call_bench.py
+        .venv/bin/python bench/replication_bench.py
         ;;
     *) say "usage: scripts/dev.sh run|test|bench|install [options]"; exit 2 ;;
 esac
