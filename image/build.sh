@@ -282,7 +282,8 @@ root_image() {
     used_mib=$(du -sm --apparent-size "$ROOTFS" | cut -f1)
     ROOT_MIB=$(( used_mib + used_mib / 4 + 512 ))
     rm -f "$WORK/root.img"
-    mkfs.ext4 -q -L dentra-root -d "$ROOTFS" "$WORK/root.img" "${ROOT_MIB}M"
+    truncate -s "${ROOT_MIB}M" "$WORK/root.img"
+    mkfs.ext4 -q -L dentra-root -d "$ROOTFS" "$WORK/root.img"
 }
 
 disk_image() {

@@ -61,7 +61,7 @@ power_off() {  # an ACPI power button press, as a clinic's IT would, then wait f
 s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.sendall(b"system_powerdown\n"); time.sleep(1)' "$MONITOR"
     local waited=0
     while kill -0 "$QEMU_PID" 2>/dev/null && [ $waited -lt 300 ]; do sleep 2; waited=$((waited + 2)); done
-    kill -0 "$QEMU_PID" 2>/dev/null && die "the guest did not power off within 300 s"
+    kill -0 "$QEMU_PID" 2>/dev/null && { say "the guest did not power off within 300 s"; stop_qemu; return 1; }
     wait "$QEMU_PID" || true
     QEMU_PID=""
     say "powered off cleanly in ${waited} s"
@@ -92,18 +92,42 @@ wait_for_markers() {  # wait_for_markers SERIAL_LOG BOOT_NAME: prints seconds to
     echo $((SECONDS - t0))
 }
 
+guest_journal() {
+    # The services' journal, read back from the guest's disk after it stopped, without mounting:
+    # the root partition is cut out of the overlay and /var/log/journal copied out with debugfs.
+    local raw=$OUT/test-after.raw root=$OUT/test-root.img dir=$OUT/test-journal start size
+    qemu-img convert -O raw "$OVERLAY" "$raw"
+    read -r start size < <(sfdisk -J "$raw" | python3 -c 'import json, sys
+part = [p for p in json.load(sys.stdin)["partitiontable"]["partitions"] if p.get("name") == "dentra-root"][0]
+print(part["start"] * 512, part["size"] * 512)')
+    dd if="$raw" of="$root" bs=4M iflag=skip_bytes,count_bytes skip="$start" count="$size" status=none
+    rm -rf "$dir"; mkdir -p "$dir"
+    debugfs -R "rdump /var/log/journal $dir" "$root" >/dev/null 2>&1 || true
+    rm -f "$raw" "$root"
+    local journal; journal=$(find "$dir" -name '*.journal' -printf '%h\n' | head -n1)
+    [ -n "$journal" ] || { say "no journal on the guest's disk"; return 0; }
+    say "the dentra units' journal (all of it: $dir):"
+    journalctl --directory "$journal" --no-pager -o short-monotonic -u 'dentra-*' | tail -n 60 >&2
+}
+
+diagnose() {  # a boot went wrong: stop the guest cleanly so its journal is on disk, then show it
+    if [ -n "$QEMU_PID" ] && kill -0 "$QEMU_PID" 2>/dev/null; then power_off || stop_qemu; fi
+    guest_journal
+    exit 1
+}
+
 main() {
     host_tools
     qemu-img create -q -f qcow2 -F raw -b "$(realpath "$IMAGE")" "$OVERLAY" "${DISK_GIB}G"
     local first second=""
     say "boot 1 (first boot, ${DISK_GIB} GiB disk): waiting for $(tr '\n' ' ' <"$OUT/markers")(timeout ${TIMEOUT} s)"
     start_qemu "$OUT/serial.log"
-    first=$(wait_for_markers "$OUT/serial.log" "boot 1")
+    first=$(wait_for_markers "$OUT/serial.log" "boot 1") || diagnose
     if [ "$BOOTS" -ge 2 ]; then
         power_off
         say "boot 2 (ordinary boot: the data partition unlocks from its key file)"
         start_qemu "$OUT/serial-boot2.log"
-        second=$(wait_for_markers "$OUT/serial-boot2.log" "boot 2")
+        second=$(wait_for_markers "$OUT/serial-boot2.log" "boot 2") || diagnose
     fi
     stop_qemu
     {
