@@ -49,9 +49,11 @@ def dentra(*args, env=None, stdin=None, timeout=120):
 @contextmanager
 def replicating(clinic: Path, data_dir: Path, env=None, wait_shipped: bool = True):
     """`dentra replicate` running as its own process; yields it once the replica holds the store."""
-    proc = subprocess.Popen([DENTRA, "replicate", "--config", str(clinic), "--data-dir", str(data_dir),
-                             "--probe-seconds", "1"], env={**os.environ, **(env or {})}, stdin=subprocess.DEVNULL,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    log_path = Path(data_dir).parent / "replicate.log"  # a file, not a pipe nobody drains while it runs
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen([DENTRA, "replicate", "--config", str(clinic), "--data-dir", str(data_dir),
+                                 "--probe-seconds", "1"], env={**os.environ, **(env or {})}, stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, stderr=log, start_new_session=True)
     try:
         if wait_shipped:
             def shipped():  # by this supervisor, not one before it
@@ -59,7 +61,7 @@ def replicating(clinic: Path, data_dir: Path, env=None, wait_shipped: bool = Tru
                 return record.get("pid") == proc.pid and record.get("replica_txid")
 
             wait_for(lambda: shipped() or proc.poll() is not None, 30, "the first snapshot to reach the replica")
-            assert proc.poll() is None, proc.stderr.read()
+            assert proc.poll() is None, log_path.read_text()[-3000:]
         yield proc
     finally:
         if proc.poll() is None:
@@ -69,7 +71,6 @@ def replicating(clinic: Path, data_dir: Path, env=None, wait_shipped: bool = Tru
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
-        proc.stderr.close()
 
 
 @pytest.fixture

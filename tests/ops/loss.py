@@ -22,9 +22,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def start_writer(data_dir: Path, clinic: Path, mode: str = "heartbeat", env=None) -> subprocess.Popen:
-    """tests/ops/booker.py as its own process."""
+    """tests/ops/booker.py as its own process; a heartbeat writer's lines are dropped (a full pipe would stall it)."""
+    out = subprocess.DEVNULL if mode == "heartbeat" else subprocess.PIPE
     return subprocess.Popen([sys.executable, "-m", "tests.ops.booker", str(data_dir), str(clinic), mode], cwd=ROOT,
-                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            stdin=subprocess.DEVNULL, stdout=out, stderr=out, text=True,
                             env={**os.environ, **(env or {})})
 
 
