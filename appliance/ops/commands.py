@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import signal
 import sys
 import threading
@@ -57,6 +58,8 @@ def cmd_restore(args) -> int:
           f"({checks.audit_rows} rows); newest write {checks.newest_write_at}.")
     print(f"Key file: {Path(args.dest) / 'dentra.key'} (mode 0600). Start the appliance with --data-dir {args.dest} "
           "or move the folder to store.data_dir.")
+    if os.geteuid() == 0:  # the services run as the dentra user and could not open root's files
+        print(f"Before starting the services: chown -R dentra:dentra {args.dest}")
     return 0 if checks.ok else 1
 
 

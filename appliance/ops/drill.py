@@ -8,6 +8,7 @@ store it was (replication lag). The result goes to status/drill.json for `dentra
 from __future__ import annotations
 
 import logging
+import shutil
 import sqlite3
 import tempfile
 import time
@@ -22,6 +23,7 @@ from appliance.store.db import DB_NAME
 
 log = logging.getLogger("dentra.drill")
 RECORD = "drill"
+STALE_SCRATCH_S = 3 * 3600  # dentra-jobs gives a drill 2 hours
 
 
 def run_drill(config, data_dir: Path, key_file: Path, attempts: int = 3) -> dict:
@@ -31,6 +33,7 @@ def run_drill(config, data_dir: Path, key_file: Path, attempts: int = 3) -> dict
     try:
         target = parse_target(config.replication)
         record["target"] = target.display
+        _clear_stale_scratch(Path(data_dir))
         # scratch space inside the data dir: same disk, same permissions, never replicated
         with tempfile.TemporaryDirectory(prefix=".drill-", dir=data_dir) as scratch:
             for attempt in range(1, attempts + 1):
@@ -65,6 +68,13 @@ def run_drill(config, data_dir: Path, key_file: Path, attempts: int = 3) -> dict
     records.write_record(data_dir, RECORD, record)
     log.info("restore drill %s in %.1f s (lag %s s)", record["result"], record["duration_s"], record.get("lag_s"))
     return record
+
+
+def _clear_stale_scratch(data_dir: Path) -> None:
+    """Remove scratch folders of drills killed mid-way (a power cut); a running drill's is younger than this."""
+    for scratch in data_dir.glob(".drill-*"):
+        if scratch.is_dir() and time.time() - scratch.stat().st_mtime > STALE_SCRATCH_S:
+            shutil.rmtree(scratch, ignore_errors=True)
 
 
 def _live(data_dir: Path) -> tuple[dict[str, int], datetime | None]:

@@ -36,6 +36,9 @@ def book_one(data_dir, clinic) -> str:
 def test_restore_drill_passes_and_status_shows_it(kind, demo_data, tmp_path, request):
     server = request.getfixturevalue(f"{kind}_server")
     clinic, env = clinic_for(kind, tmp_path, **{f"{kind}_server": server})
+    stale = demo_data / ".drill-cut-off-by-a-power-cut"
+    stale.mkdir()
+    os.utime(stale, (0, 0))
     with replicating(clinic, demo_data, env):
         booked = book_one(demo_data, clinic)
         run = dentra("backup", "drill", "--config", clinic, "--data-dir", demo_data, "--json", env=env)
@@ -48,6 +51,7 @@ def test_restore_drill_passes_and_status_shows_it(kind, demo_data, tmp_path, req
     assert drill["lag_s"] < 3  # the booking shipped within the sync interval (1 s) and a probe
     assert drill["target"].startswith(f"{kind}://") and "testing" not in run.stdout
     assert booked.startswith("A")
+    assert list(demo_data.glob(".drill-*")) == []  # its scratch copy and a killed drill's are gone
     assert status["drill"]["result"] == "ok" and status["replication"]["state"] == "replicating"
     assert not [p for p in status["problems"] if p.startswith(("replication", "restore drill"))]
 
