@@ -1,5 +1,5 @@
 # Everyday targets; each goes through scripts/dev.sh, which installs what is missing first.
-.PHONY: install run test bench lint models image
+.PHONY: install run test bench lint models image image-test
 
 install:
 	scripts/dev.sh install
@@ -19,5 +19,10 @@ lint: install
 models: install
 	.venv/bin/dentra models fetch
 
-image:
-	@echo "make image: the flashable image arrives with appliance operations (issue 6); see image/README.md" >&2; exit 1
+# bootable raw disk image (as root): build/image/dentra-edge.raw; see image/README.md
+image: install
+	image/build.sh
+
+# boots the image headless under qemu and waits for the services' ready markers
+image-test:
+	image/test.sh

@@ -203,7 +203,25 @@ def cmd_run(args) -> int:
     demo = Path(config.source) == defaults.EXAMPLE_CONFIG.resolve()
     data_dir = Path(args.data_dir) if args.data_dir else (
         defaults.DEMO_DATA_DIR if demo and not os.environ.get("DENTRA_DATA_DIR") else _data_dir(args, config))
-    return run(config, data_dir, demo=demo)
+    return run(config, data_dir, demo=demo, voice_only=args.voice_only)
+
+
+def cmd_jobs(args) -> int:
+    import threading
+
+    from appliance import jobs, service
+
+    config = _config(args)
+    data_dir = _data_dir(args, config)
+    stop = threading.Event()
+    # systemd stops the service with SIGTERM: finish the loop's tick instead of dying mid-write of jobs.json
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+
+    def ready(summary: str) -> None:
+        print(f"Scheduled jobs: {summary}", flush=True)
+        service.ready(summary)
+
+    return jobs.serve(jobs.standard_jobs(config, data_dir), data_dir, stop, ready)
 
 
 def _models_context(args):
@@ -285,7 +303,15 @@ def build_parser() -> argparse.ArgumentParser:
     cp.add_argument("--demo", action="store_true", help="import the demo clinic's patients and appointments")
     cp.add_argument("--demo-dir", help="folder with patients.csv and appointments.csv to import")
 
-    command("run", cmd_run, "run the appliance (with no arguments: the demo clinic in ./demo-data)")
+    cp = command("run", cmd_run, "run the appliance (with no arguments: the demo clinic in ./demo-data)")
+    cp.add_argument("--voice-only", action="store_true",
+                    help="SIP and calls only; the receptionist page runs as its own service (dentra-web)")
+
+    command("jobs", cmd_jobs, "run scheduled work (the weekly restore drill) until stopped; dentra-jobs runs this")
+
+    from appliance.ops.commands import register as register_ops  # replicate, restore, backup, status, migrate
+
+    register_ops(sub, command)
 
     cp = command("simulate", cmd_simulate, "hold a text call with the brain: caller lines on stdin, JSON lines out")
     cp.add_argument("--caller", default="anonymous", help="the caller's number as the PBX would send it")

@@ -172,6 +172,22 @@ class WebSettings:
 @dataclass(frozen=True)
 class ReplicationSettings:
     url: str = note("offsite replica: s3://, sftp:// or file://; empty = off", default="")
+    sftp_host_key: str = note("the SFTP server's public host key, one line of `ssh-keyscan -t ed25519 HOST`; "
+                              "required for sftp://", default="")
+    sftp_key_file: str = note("0600 private key for SFTP login; empty = password from password_env", default="")
+    password_env: str = note("environment variable holding the SFTP password", default="DENTRA_REPLICA_PASSWORD")
+    access_key_env: str = note("environment variable holding the S3 access key id",
+                               default="DENTRA_REPLICA_ACCESS_KEY_ID")
+    secret_key_env: str = note("environment variable holding the S3 secret key",
+                               default="DENTRA_REPLICA_SECRET_ACCESS_KEY")
+    secrets_file: str = note("0600 file of NAME=value lines read when those variables are unset; empty = none",
+                             default="")
+    sync_interval_seconds: float = note("how often new writes are shipped; about this much is at risk, seconds",
+                                        default=1.0)
+    max_lag_seconds: float = note("`dentra status` alerts when the replica is further behind, seconds",
+                                  default=300.0)
+    drill_max_age_days: int = note("`dentra status` alerts when the last good restore drill is older, days",
+                                   default=8)
 
 
 @dataclass(frozen=True)

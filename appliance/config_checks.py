@@ -107,6 +107,7 @@ def _check_appliance(c: Config, fail) -> None:
             fail(f"sip.codecs[{i}]", f"unknown codec {codec!r}; use {', '.join(sorted(KNOWN_CODECS))}")
     if c.replication.url and urlsplit(c.replication.url).scheme not in REPLICA_SCHEMES:
         fail("replication.url", f"must start with s3://, sftp:// or file://, got {c.replication.url!r}")
+    _check_replication(c, fail)
     if c.cloud_llm.enabled:
         if not c.cloud_llm.base_url.startswith(("https://", "http://127.0.0.1", "http://localhost")):
             fail("cloud_llm.base_url", "must be an https:// URL when cloud_llm.enabled is true")
@@ -134,3 +135,20 @@ def _check_web(c: Config, fail) -> None:
         value = getattr(c.web, key)
         if not low <= value <= high:
             fail(f"web.{key}", f"must be between {low} and {high} {unit}, got {value}")
+
+
+def _check_replication(c: Config, fail) -> None:
+    from appliance.ops.target import TargetInvalid, parse_target  # the URL forms live with the replication code
+
+    r = c.replication
+    if c.replication.url:
+        try:
+            parse_target(r, need_secrets=False)
+        except TargetInvalid as err:
+            fail(err.key, err.problem)
+    if not 0.1 <= r.sync_interval_seconds <= 60:
+        fail("replication.sync_interval_seconds", f"must be between 0.1 and 60 seconds, got {r.sync_interval_seconds}")
+    if not r.max_lag_seconds > 0:
+        fail("replication.max_lag_seconds", f"must be positive, got {r.max_lag_seconds}")
+    if not 1 <= r.drill_max_age_days <= 365:
+        fail("replication.drill_max_age_days", f"must be between 1 and 365 days, got {r.drill_max_age_days}")

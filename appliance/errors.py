@@ -110,3 +110,15 @@ class ModelCorrupt(ModelError):
     """The model file is there but is truncated, damaged or not a GGUF file."""
 
     code = "model-corrupt"
+
+
+class DiskFull(StoreError):
+    """The disk holding the store is full; the change was not saved."""
+
+    code = "disk-full"
+
+
+class ReplicationError(AppError):
+    """The offsite replica cannot be configured, reached, restored or checked."""
+
+    code = "replication-error"

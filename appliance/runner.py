@@ -8,6 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from appliance import defaults
+from appliance import service as systemd
 from appliance.clock import Clock
 from appliance.config import Config
 from appliance.errors import ConfigError
@@ -31,8 +32,10 @@ def init_store(config: Config, data_dir: Path, key_file: Path | None, demo_dir: 
     return store, code
 
 
-def run(config: Config, data_dir: Path, demo: bool) -> int:
-    """Start what this build has: the store (created on first run), its checks, and a readiness report."""
+def run(config: Config, data_dir: Path, demo: bool, voice_only: bool = False) -> int:
+    """Start what this build has: the store (created on first run), its checks, and a readiness report.
+
+    `voice_only`: calls only, for dentra-voice.service; systemd runs the receptionist page as dentra-web."""
     if not (data_dir / DB_NAME).exists():
         key_file = Path(config.store.key_file) if config.store.key_file else None
         store, code = init_store(config, data_dir, key_file, defaults.DEMO_DIR if demo else None)
@@ -117,4 +120,21 @@ async def serve(config: Config, data_dir: Path, stages: VoiceStages) -> None:
     service = AnsweringService(config, data_dir, Path(recorded) if recorded else None, stages, understander)
     async with SipAgent(config.sip) as agent:
         agent.on_call(service.handle)
+        publish_sip_status(agent, data_dir)
+        # under systemd (Type=notify) the unit counts as started only now: models loaded, SIP listening
+        systemd.ready(f"answering calls as extension {config.sip.extension} on {config.sip.listen}")
         await asyncio.Event().wait()
+
+
+def publish_sip_status(agent, data_dir: Path) -> None:
+    """Keep status/voice.json (registration state, no PHI) current for `dentra status` and the status page."""
+    from appliance.ops.records import write_record
+
+    def write(status) -> None:
+        try:
+            write_record(data_dir, "voice", status.to_dict())
+        except OSError as err:  # a full disk must not take calls down
+            log.warning("cannot write the SIP status record: %s", err)
+
+    agent.on_status(write)
+    write(agent.status)

@@ -42,6 +42,10 @@ debian_packages() {
     command -v sox >/dev/null || missing+=(sox)
     # the receptionist page's browser test (Playwright drives it; no browser download)
     [ -x /usr/bin/chromium ] || missing+=(chromium)
+    # replication tests start their own sshd on loopback as an SFTP replica target
+    [ -x /usr/sbin/sshd ] || missing+=(openssh-server)
+    # tests/test_systemd_units.py runs `systemd-analyze verify` on the units in systemd/
+    command -v systemd-analyze >/dev/null || missing+=(systemd)
     if [ ${#missing[@]} -gt 0 ]; then apt_install "${missing[@]}"; fi
     if ! python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
         say "Python 3.11 or newer is needed, found $(python3 --version 2>&1)"; exit 1
@@ -133,6 +137,7 @@ case "$cmd" in
         .venv/bin/python bench/call_bench.py
         .venv/bin/python bench/concurrency_bench.py
         .venv/bin/python bench/screenpop_bench.py
+        .venv/bin/python bench/replication_bench.py
         ;;
     *) say "usage: scripts/dev.sh run|test|bench|install [options]"; exit 2 ;;
 esac

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from appliance.errors import KeyFileError, StoreError
+from appliance.errors import DiskFull, KeyFileError, StoreError
 from appliance.store import migrations
 from appliance.store.crypto import Vault, new_master, read_key_file, recovery_code, write_key_file
 
@@ -107,10 +107,14 @@ class Store:
         self.conn.execute("BEGIN IMMEDIATE")
         try:
             yield self.conn
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
-        self.conn.execute("COMMIT")
+            self.conn.execute("COMMIT")
+        except BaseException as err:
+            if self.conn.in_transaction:  # SQLite has already rolled back after a full disk
+                self.conn.execute("ROLLBACK")
+            failed = write_failed(err, self.data_dir)
+            if failed is None:
+                raise
+            raise failed from err
 
     @contextmanager
     def read(self) -> Iterator[sqlite3.Connection]:
@@ -134,6 +138,18 @@ class Store:
     def set_meta(self, key: str, value: str) -> None:
         self.conn.execute("INSERT INTO store_meta VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                           (key, value))
+
+
+def write_failed(err: BaseException, data_dir: Path) -> StoreError | None:
+    """A clear error for a write the disk refused (full or failing); None for any other error."""
+    name = getattr(err, "sqlite_errorname", "")
+    if name == "SQLITE_FULL":
+        return DiskFull(f"the disk holding {data_dir} is full; this change was not saved. Free space "
+                        f"(`df -h {data_dir}`), then try again")
+    if name.startswith("SQLITE_IOERR"):
+        return StoreError(f"writing to the store in {data_dir} failed ({name}); this change was not saved. "
+                          f"Check free space (`df -h {data_dir}`) and the disk's health", "disk-write-failed")
+    return None
 
 
 def _meta_read_only(db_path: Path, key: str) -> str | None:

@@ -1,0 +1,1 @@
+"""Appliance operations: offsite replication, restores and drills, status, upgrades."""
