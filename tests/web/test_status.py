@@ -43,8 +43,8 @@ def test_status_says_what_is_unknown_and_shows_no_patient_data(signed_in, store)
     manager = signed_in("manager")
     before = store.conn.execute("SELECT COUNT(*) FROM audit_log").fetchone()[0]
     page = manager.get("/status").get_data(as_text=True)
-    for text in ("unknown — voice service status not published", "extension 250",
-                 "no backup configured yet", f"Dentra Edge {appliance.__version__}", "Disk free", "Store size",
+    for text in ("SIP registration", "unknown", "the voice service has not reported", "extension 250",
+                 "Offsite copy", "not configured", "there is no offsite copy", f"Dentra Edge {appliance.__version__}", "Disk free", "Store size",
                  "America/Chicago", "migration"):
         assert text in page, text
     assert not [name for name in demo_names() if name in page]
@@ -54,8 +54,23 @@ def test_status_says_what_is_unknown_and_shows_no_patient_data(signed_in, store)
 
 def test_backups_configured_but_never_run(config, store, web_now):
     page = status_page(config, store, web_now, replication={"url": "s3://bucket/clinic?endpoint=x"})
-    assert "no backup run recorded yet" in page and "replication to s3:// is configured" in page
+    assert "not-running" in page and "to s3://" in page and "start it (`systemctl start dentra-replicate`)" in page
+    assert "Restore drill" in page and "none yet" in page
     assert "bucket" not in page
+
+
+def test_the_voice_services_registration_and_the_last_drill_as_they_reported_them(config, store, web_now):
+    from appliance.ops.records import write_record
+
+    write_record(store.data_dir, "voice", {"state": "registered", "since": "2026-11-26T09:00:00+00:00",
+                                           "registrar": "pbx.clinic.lan:5060", "extension": "250"})
+    write_record(store.data_dir, "drill", {"result": "failed", "finished_at": "2026-11-26T03:00:00+00:00",
+                                           "errors": ["row counts differ: appointments 40 live, 38 restored"]})
+    page = status_page(config, store, web_now, sip={"registrar": "pbx.clinic.lan:5060"},
+                       replication={"url": "file:///mnt/backup/dentra"})
+    assert "registered since 2026-11-26T09:00:00+00:00" in page
+    assert "failed at 2026-11-26T03:00:00+00:00" in page and "row counts differ" in page
+    assert "Needs attention" in page and "restore drill: failed" in page
 
 
 def test_models_missing_installed_or_not_configured(config, store, web_now):

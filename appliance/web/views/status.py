@@ -1,7 +1,8 @@
 """Status for IT: telephony, models, disk, store, backups and version. No patient data on this page.
 
-Each fact says plainly when it is not known yet rather than guessing: the voice process does not
-publish its SIP registration anywhere the web can read, and backups arrive with replication.
+Each fact says plainly when it is not known yet rather than guessing. SIP registration, the
+offsite copy and the last restore drill come from the services' status records, read by
+`appliance.ops.status.gather` exactly as `dentra status` reads them; its problems head the page.
 Model files are checked by size only (hashing gigabytes on every page view would stall the box);
 `dentra models verify` re-hashes them.
 """
@@ -17,6 +18,7 @@ from flask import Blueprint, render_template
 import appliance
 from appliance import models
 from appliance.errors import ModelError
+from appliance.ops import status as ops_status
 from appliance.store.db import DB_NAME
 from appliance.web import web_context
 from appliance.web.access import require_role
@@ -101,23 +103,44 @@ def store_facts(data_dir: Path, store) -> list[Fact]:
     ]
 
 
+def sip_fact(config, sip: dict) -> Fact:
+    """The voice service's SIP registration, as it last reported it."""
+    where = f"extension {config.sip.extension}, " + (config.sip.registrar or f"direct calls on {config.sip.listen}")
+    state = sip.get("state") or "unknown"
+    # without a registrar the box takes direct calls: running is all it needs to be
+    good = state == "registered" or (not config.sip.registrar and state not in ("unknown", "not-running", "failed"))
+    since = f" since {sip['since']}" if sip.get("since") else ""
+    error = f"; last error: {sip['last_error']}" if sip.get("last_error") else ""
+    return Fact("SIP registration", f"{state}{since}{error}", "ok" if good else "warn", where)
+
+
+def backup_facts(config, replication: dict, drill: dict) -> list[Fact]:
+    """Replication state and lag, and the last restore drill."""
+    if not config.replication.url:
+        return [Fact("Offsite copy", "not configured", "warn", "set [replication] url in the clinic file")]
+    state = replication.get("state") or "unknown"
+    lag = f", {replication['lag_s']:.1f} s behind" if replication.get("lag_s") is not None else ""
+    facts = [Fact("Offsite copy", f"{state}{lag}", "ok" if state == "replicating" else "warn",
+                  replication.get("last_error") or f"to {config.replication.url.split(':', 1)[0]}://")]
+    if not drill:
+        facts.append(Fact("Restore drill", "none yet", "warn", "run `dentra backup drill` (weekly from dentra-jobs)"))
+    else:
+        facts.append(Fact("Restore drill", f"{drill.get('result')} at {drill.get('finished_at')}",
+                          "ok" if drill.get("result") == "ok" else "warn", drill.get("last_error") or ""))
+    return facts
+
+
 @bp.get("/status")
 @require_role(*common.MANAGERS)
 def index():
     """What IT checks first: is the phone side up, are models and disk fine, is there a backup."""
     ctx = web_context()
     config, data_dir = ctx.config, ctx.data_dir
-    sip_target = config.sip.registrar or f"direct calls on {config.sip.listen}"
-    telephony = [
-        Fact("SIP registration", "unknown — voice service status not published", "unknown",
-             f"extension {config.sip.extension}, {sip_target}"),
-    ]
-    backup = (Fact("Last backup", "no backup configured yet", "warn", "set [replication] url in the clinic file")
-              if not config.replication.url else
-              Fact("Last backup", "no backup run recorded yet", "unknown",
-                   f"replication to {config.replication.url.split(':', 1)[0]}:// is configured"))
+    health = ops_status.gather(config, data_dir)  # the same records `dentra status` reads: no PHI
+    telephony = [sip_fact(config, health["sip"])]
+    backup = backup_facts(config, health["replication"], health["drill"])
     with ctx.store().read():
         stored = store_facts(data_dir, ctx.store())
     return render_template("status.html", telephony=telephony, model_facts=model_facts(config, data_dir),
-                           stored=stored, backup=backup, version=appliance.__version__,
+                           stored=stored, backup=backup, problems=health["problems"], version=appliance.__version__,
                            clock=common.local_now(), timezone=config.clinic.timezone)
