@@ -103,7 +103,7 @@ class Supervisor:
         now = datetime.now(UTC)
         try:
             txid, shipped = litestream.replica_position(
-                litestream.replica_files(self.config_path, self.db, self.target, timeout_s=max(5.0, self.probe_s)))
+                litestream.replica_files(self.config_path, self.db, self.target, timeout_s=max(20.0, self.probe_s)))
             self.state.update(replica_txid=txid, replica_ok_at=now.isoformat(timespec="seconds"),
                               replica_shipped_at=shipped.isoformat() if shipped else None,
                               state="replicating" if self.child and self.child.poll() is None else "restarting")

@@ -16,6 +16,7 @@ from pathlib import Path
 from appliance import models
 from appliance.ops import facts
 from appliance.ops.records import age_s, read_record
+from appliance.ops.replication import lag_seconds
 from appliance.store.db import DB_NAME
 
 LOW_DISK_BYTES = 2 * 1024**3  # recordings and the WAL need room; a full disk stops bookings
@@ -143,13 +144,31 @@ def _replication(config, data_dir: Path, now: datetime, problems: list[str]) -> 
                         "(`systemctl start dentra-replicate`) and read `journalctl -u dentra-replicate`")
         return out
     unreachable = age_s(rec.get("replica_ok_at") or rec.get("started_at"), now)
-    if rec.get("lag_s") is not None and rec["lag_s"] > r.max_lag_seconds:
-        problems.append(f"replication: the offsite copy is {rec['lag_s']:.0f} s behind (limit {r.max_lag_seconds:.0f} "
+    out["lag_s"] = _lag_now(data_dir, rec)
+    if out["lag_s"] is not None and out["lag_s"] > r.max_lag_seconds:
+        problems.append(f"replication: the offsite copy is {out['lag_s']:.0f} s behind (limit {r.max_lag_seconds:.0f} "
                         f"s); {rec.get('last_error') or 'check the replica server'}")
     elif unreachable is not None and unreachable > r.max_lag_seconds:
         problems.append(f"replication: {rec.get('target')} has not answered for {unreachable:.0f} s "
                         f"({rec.get('last_error') or 'no error recorded'}); check the server and the credentials")
     return out
+
+
+def _lag_now(data_dir: Path, rec: dict) -> float | None:
+    """The record's lag, or more when the store has been written since the supervisor's last answer
+    from the replica (its probe may be waiting on a server that is down)."""
+    shipped = rec.get("replica_shipped_at")
+    try:
+        conn = facts.read_only(data_dir / DB_NAME)
+        try:
+            live = facts.newest_write_at(conn)
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return rec.get("lag_s")
+    now_lag = lag_seconds(live, datetime.fromisoformat(shipped)) if shipped else None
+    known = [x for x in (rec.get("lag_s"), now_lag) if x is not None]
+    return max(known) if known else None
 
 
 def _drill(config, data_dir: Path, now: datetime, problems: list[str]) -> dict:

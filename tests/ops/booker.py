@@ -38,8 +38,11 @@ def book_forever(store: Store, config) -> None:
         day += timedelta(days=1)
 
 
+STOP = []  # SIGTERM ends the loop between writes; SIGKILL (the power cut) does not wait
+
+
 def heartbeat_forever(store: Store) -> None:
-    while True:
+    while not STOP:
         with store.write():
             audit.record(store, "test:heartbeat", "heartbeat")
         print(f"wrote {utc_now()}", flush=True)
@@ -52,6 +55,7 @@ def main() -> int:
         limit = int(os.environ["BOOKER_FSIZE"])
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails (EFBIG) instead of killing us
         resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+    signal.signal(signal.SIGTERM, lambda *_: STOP.append(True))
     store = Store.open(data_dir)
     try:
         book_forever(store, load_config(clinic)) if mode == "book" else heartbeat_forever(store)
