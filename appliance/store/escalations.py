@@ -51,7 +51,9 @@ def page(store: Store, status: str, limit: int, offset: int) -> list[dict]:
     """Escalations in one status: open ones oldest first (a queue), resolved ones newest first."""
     order = "DESC" if status == "resolved" else "ASC"
     rows = store.conn.execute(
-        f"SELECT {_SHOWN} FROM escalations WHERE status = ? ORDER BY created_at {order} LIMIT ? OFFSET ?",
+        # the id breaks ties between escalations of the same millisecond, so pages never overlap
+        f"SELECT {_SHOWN} FROM escalations WHERE status = ? ORDER BY created_at {order}, escalation_id {order} "
+        "LIMIT ? OFFSET ?",
         (status, limit, offset))
     return [dict(r) for r in rows]
 
