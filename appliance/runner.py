@@ -61,8 +61,8 @@ def run(config: Config, data_dir: Path, demo: bool, voice_only: bool = False) ->
         offers = choose_offers(find_slots(store, config, service.id, now.date(), now.date() + timedelta(days=14), now))
         when = "; ".join(f"{s.start:%a %b %d %H:%M} with {s.provider} at {s.location}" for s in offers) or "none"
         print(f"Next {service.name.lower()} slots: {when}.")
-    # the page first: receptionists can sign in while the speech models load
-    web = start_web(config, data_dir)
+    # the page first: receptionists can sign in while the speech models load (systemd runs it on its own)
+    web = None if voice_only else start_web(config, data_dir)
     try:
         stages = load_voice(config, data_dir, demo)
         try:  # a Ctrl-C right after the announcement is an ordinary stop too
@@ -73,7 +73,8 @@ def run(config: Config, data_dir: Path, demo: bool, voice_only: bool = False) ->
         except KeyboardInterrupt:
             pass
     finally:
-        web.stop()
+        if web:
+            web.stop()
     return 0
 
 

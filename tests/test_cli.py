@@ -131,3 +131,19 @@ def test_run_creates_the_demo_store_once_and_answers(tmp_path):
     proc, lines = start_run(data_dir)
     assert stop_run(proc) == 0
     assert "First start" not in "".join(lines) and "Installed the demo model" not in "".join(lines)
+
+
+def test_run_voice_only_leaves_the_page_to_its_own_unit(tmp_path, monkeypatch, config):
+    from appliance import runner
+
+    def no_page(*_args):
+        raise AssertionError("dentra run --voice-only started the receptionist page")
+
+    def stop_before_calls(*_args):
+        raise KeyboardInterrupt  # the store is up; stop before the speech models load
+
+    monkeypatch.setattr(runner, "start_web", no_page)
+    monkeypatch.setattr(runner, "load_voice", stop_before_calls)
+    with pytest.raises(KeyboardInterrupt):
+        runner.run(config, tmp_path / "data", demo=True, voice_only=True)
+    assert (tmp_path / "data").is_dir()
