@@ -25,7 +25,7 @@ from common import RESULTS, merge_results, percentile  # noqa: E402
 
 from appliance import defaults  # noqa: E402
 from appliance.config import load_config  # noqa: E402
-from tests.web.front_desk import Browser, PageServer, demo_clinic, open_store  # noqa: E402
+from tests.web.front_desk import Browser, demo_clinic, front_desk  # noqa: E402
 from tests.web.ringing import ring  # noqa: E402
 
 # a known patient, a household phone, a new caller: cards of every size
@@ -50,13 +50,8 @@ def main() -> int:
     config = load_config(defaults.EXAMPLE_CONFIG)
     with tempfile.TemporaryDirectory(prefix="dentra-screenpop-") as work:
         data_dir = demo_clinic(config, Path(work) / "data")
-        server = PageServer(data_dir)
-        browser = store = None
-        try:
-            browser = Browser()
-            browser.sign_in(server.base)
+        with front_desk(data_dir) as (_server, browser, store):
             browser.wait_live()
-            store = open_store(data_dir)
             measure(browser, store, CALLERS[0])  # warm-up: first layout, fonts, the hub's first card
             shown, painted = [], []
             rng = random.Random(5)
@@ -65,12 +60,6 @@ def main() -> int:
                 dom_ms, frame_ms = measure(browser, store, CALLERS[i % len(CALLERS)])
                 shown.append(dom_ms)
                 painted.append(frame_ms)
-        finally:
-            if store is not None:
-                store.close()
-            if browser is not None:
-                browser.close()
-            server.stop()
     figures = {
         "screenpop_p50_ms": round(percentile(painted, 50), 1),
         "screenpop_p95_ms": round(percentile(painted, 95), 1),

@@ -8,6 +8,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -103,3 +105,21 @@ class Browser:
 def open_store(data_dir: Path) -> Store:
     """The voice side's own connection to the same store."""
     return Store.open(data_dir, migrate=False)
+
+
+@contextmanager
+def front_desk(data_dir: Path) -> Iterator[tuple[PageServer, Browser, Store]]:
+    """`dentra web` on the store, a browser signed in to it, and the voice side's store; all closed after."""
+    server = PageServer(data_dir)
+    browser = store = None
+    try:
+        browser = Browser()
+        browser.sign_in(server.base)
+        store = open_store(data_dir)
+        yield server, browser, store
+    finally:
+        if store is not None:
+            store.close()
+        if browser is not None:
+            browser.close()
+        server.stop()

@@ -14,7 +14,7 @@ import pytest
 
 from appliance import events
 from appliance.store import call_commands, patients
-from tests.web.front_desk import EXTENSION, USERNAME, Browser, PageServer, demo_clinic, open_store
+from tests.web.front_desk import EXTENSION, USERNAME, PageServer, demo_clinic, front_desk
 from tests.web.ringing import ring, say
 
 POP_WITHIN_S = 1.0
@@ -26,19 +26,8 @@ def desk(tmp_path_factory, config):
     """(server, browser signed in as anna, the voice side's store, a folder for screenshots)."""
     work = tmp_path_factory.mktemp("front-desk")
     data_dir = demo_clinic(config, work / "data")
-    server = PageServer(data_dir)
-    browser = store = None
-    try:
-        browser = Browser()
-        browser.sign_in(server.base)
-        store = open_store(data_dir)
+    with front_desk(data_dir) as (server, browser, store):
         yield server, browser, store, work
-    finally:
-        if store is not None:
-            store.close()
-        if browser is not None:
-            browser.close()
-        server.stop()
 
 
 def pop_for(browser, call_id: str, timeout_s: float = POP_WITHIN_S):
