@@ -17,18 +17,15 @@ import numpy as np
 import pytest
 
 from appliance import events
-from appliance.brain.understanding import Understander
-from appliance.clock import Clock
 from appliance.store import Store, appointments, calls
-from appliance.telephony.answering import AnsweringService
-from appliance.telephony.sip import SipAgent, SipCall
+from appliance.telephony.sip import SipCall
 from appliance.voice.audio import read_wav, resample, write_wav
 from appliance.voice.demo_models import demo_stages
 from appliance.voice.turns import VoiceStages
 from appliance.voice.vad import Endpointer
-from tests.conftest import DEMO_NOW
-from tests.telephony.lab import box_settings, run, sound_left_at
+from tests.telephony.lab import run, sound_left_at
 from tests.telephony.voice_caller import (
+    answering_box,
     booking_call,
     call_closed,
     prepare_clinic,
@@ -81,11 +78,7 @@ def test_a_patient_books_a_cleaning_by_voice(config, clinic, stages, pbx, peers,
 def test_keypad_zero_puts_the_caller_through_to_the_front_desk(config, clinic, stages, pbx, peers, sip_password):
     """A key press travels as DTMF into the call's turns, and the hand-off is a real transfer to ext 101."""
     async def body():
-        async with SipAgent(box_settings(pbx, codecs=("g722", "pcmu"))) as agent:
-            await agent.wait_status("registered", timeout=15)
-            service = AnsweringService(config, clinic, None, stages, Understander(config),
-                                       clock=Clock(config.tz, fixed=DEMO_NOW))
-            agent.on_call(service.handle)
+        async with answering_box(config, clinic, stages, pbx) as service:
             desk = await asyncio.to_thread(peers, "101", registrar=pbx, auto_answer=True)
             caller = await asyncio.to_thread(peers, "200", registrar=pbx, codecs=("g722", "pcmu"), interactive=True)
             caller.send("dial", uri=f"sip:250@{pbx.address}")
@@ -109,11 +102,7 @@ def test_keypad_zero_puts_the_caller_through_to_the_front_desk(config, clinic, s
 def test_a_caller_who_hangs_up_mid_sentence_leaves_a_clean_record(config, clinic, stages, pbx, peers, sip_password,
                                                                  tmp_path):
     async def body():
-        async with SipAgent(box_settings(pbx)) as agent:
-            await agent.wait_status("registered", timeout=15)
-            service = AnsweringService(config, clinic, None, stages, Understander(config),
-                                       clock=Clock(config.tz, fixed=DEMO_NOW))
-            agent.on_call(service.handle)
+        async with answering_box(config, clinic, stages, pbx, codecs=("pcmu",)) as service:
             caller = await asyncio.to_thread(peers, "200", registrar=pbx, interactive=True)
             caller.send("dial", uri=f"sip:250@{pbx.address}")
             await caller.wait("quiet", timeout=60)
@@ -136,10 +125,6 @@ def test_a_caller_who_hangs_up_mid_sentence_leaves_a_clean_record(config, clinic
         kinds = [e.type for e in events.since(store) if e.call_id == call_id]
     assert call["outcome"] == "abandoned" and call["ended_at"] is not None
     assert kinds[-1] == "call-ended" and "error" not in kinds
-
-
-def _answering(config, clinic, stages) -> AnsweringService:
-    return AnsweringService(config, clinic, None, stages, Understander(config), clock=Clock(config.tz, fixed=DEMO_NOW))
 
 
 async def _until(check, timeout: float):
@@ -165,10 +150,7 @@ def test_a_caller_who_never_speaks_is_asked_again_then_let_go(config, clinic, st
     write_wav(room, noise(60000, -45.0, "pink", seed=2), 16000)
 
     async def body():
-        async with SipAgent(box_settings(pbx, codecs=("g722", "pcmu"))) as agent:
-            await agent.wait_status("registered", timeout=15)
-            service = _answering(config, clinic, stages)
-            agent.on_call(service.handle)
+        async with answering_box(config, clinic, stages, pbx) as service:
             caller = await asyncio.to_thread(peers, "200", registrar=pbx, codecs=("g722", "pcmu"), play=room)
             caller.send("dial", uri=f"sip:250@{pbx.address}")
             closed = await caller.wait("closed", timeout=90)  # the box hangs up
@@ -212,10 +194,7 @@ def test_a_caller_talking_over_a_long_reply_stops_it_within_200_ms_and_is_heard(
     monkeypatch.setattr(SipCall, "flush_playback", noted_flush)
 
     async def body():
-        async with SipAgent(box_settings(pbx, codecs=("g722", "pcmu"))) as agent:
-            await agent.wait_status("registered", timeout=15)
-            service = _answering(config, clinic, stages)
-            agent.on_call(service.handle)
+        async with answering_box(config, clinic, stages, pbx) as service:
             caller = await asyncio.to_thread(peers, "200", registrar=pbx, codecs=("g722", "pcmu"), interactive=True)
             caller.send("dial", uri=f"sip:250@{pbx.address}")
             await caller.wait("quiet", timeout=60)  # the greeting has been said

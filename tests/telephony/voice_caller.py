@@ -9,7 +9,8 @@ it hears.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import numpy as np
@@ -117,14 +118,22 @@ async def converse(caller, service: AnsweringService, clinic: Path, persona: dic
         caller.send("say", wav=str(voice(answer)))
 
 
-async def booking_call(config, clinic: Path, stages: VoiceStages, pbx, start_peer, workdir: Path,
-                       persona: dict = JAMES):
-    """One whole call by voice; returns (the caller's `closed` event, the answering service)."""
-    async with SipAgent(box_settings(pbx, codecs=("g722", "pcmu"))) as agent:
+@asynccontextmanager
+async def answering_box(config, clinic: Path, stages: VoiceStages, pbx,
+                        codecs=("g722", "pcmu")) -> AsyncIterator[AnsweringService]:
+    """The box registered as extension 250 on the lab PBX, answering calls on the demo day with `stages`."""
+    async with SipAgent(box_settings(pbx, codecs=codecs)) as agent:
         await agent.wait_status("registered", timeout=15)
         service = AnsweringService(config, clinic, None, stages, Understander(config),
                                    clock=Clock(config.tz, fixed=DEMO_NOW))
         agent.on_call(service.handle)
+        yield service
+
+
+async def booking_call(config, clinic: Path, stages: VoiceStages, pbx, start_peer, workdir: Path,
+                       persona: dict = JAMES):
+    """One whole call by voice; returns (the caller's `closed` event, the answering service)."""
+    async with answering_box(config, clinic, stages, pbx) as service:
         caller = start_peer("200", registrar=pbx, codecs=("g722", "pcmu"), interactive=True)
         caller.send("dial", uri=f"sip:250@{pbx.address}")
         said = iter(range(1, 100))
