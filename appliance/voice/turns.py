@@ -91,7 +91,6 @@ class CallRun:
         self.frame_times: list[float] = []  # monotonic time each caller frame arrived, by index
         self.timings: list[TurnTiming] = []
         self._pending_reply_clock: tuple[float, TurnTiming] | None = None
-        self._hung_up = asyncio.Event()
         self.taken = False  # staff are taking the call from the page (telephony/commands.py)
 
     # ---- the run ----
@@ -164,7 +163,6 @@ class CallRun:
             if not self.line.ended.is_set():
                 log.exception("reading call %s failed", self.conversation.call_id)
         finally:
-            self._hung_up.set()
             self.vad_events.put_nowait(None)
 
     async def _listen(self, expects: str) -> str | None:
